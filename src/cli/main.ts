@@ -1,0 +1,91 @@
+/**
+ * The `postino` command line: dispatches to one command per group and turns
+ * errors into exit statuses — 2 for a usage mistake, 1 for a failure — with
+ * one clear line on stderr and no stack trace for anything a user can cause.
+ */
+import { AddressError } from "../address.ts";
+import { ConfigError } from "../config.ts";
+import { TlsSetupError } from "../net/tls.ts";
+import { ServerStartError } from "../server.ts";
+import { StoreError } from "../store/db.ts";
+import { VERSION } from "../version.ts";
+import { aliasCommand } from "./alias.ts";
+import { domainCommand } from "./domain.ts";
+import { serveCommand } from "./serve.ts";
+import { CliError, UsageError } from "./usage.ts";
+import { userCommand } from "./user.ts";
+
+const HELP = `postino ${VERSION}: a self-hosted mail server in one process and one SQLite file
+
+Usage: postino <command> [options]
+
+Commands:
+  serve     run the server (SMTP, submission, POP3)
+  user      add, change, delete and list users
+  domain    add, delete and list local domains
+  alias     add, delete and list aliases
+  version   print the version
+
+Every command takes --data DIR (default $POSTINO_DATA, else ./data) and
+--config FILE. Run 'postino <command> --help' for its options.
+`;
+
+const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
+  serve: serveCommand,
+  user: userCommand,
+  domain: domainCommand,
+  alias: aliasCommand,
+  version: () => {
+    console.log(`postino ${VERSION}`);
+    return 0;
+  },
+};
+
+/** Runs the command line `args`; resolves with the exit status. */
+export async function runCli(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  try {
+    if (name === undefined) throw new UsageError("Missing command (see 'postino --help')");
+    if (name === "--help" || name === "-h" || name === "help") {
+      console.log(HELP);
+      return 0;
+    }
+    if (name === "--version") return COMMANDS.version([]);
+    if (!Object.hasOwn(COMMANDS, name)) {
+      throw new UsageError(`Unknown command '${name}' (see 'postino --help')`);
+    }
+    return await COMMANDS[name](rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  const say = (line: string) => console.error(`postino: ${line}`);
+  if (err instanceof UsageError) {
+    say(err.message);
+    return 2;
+  }
+  if (err instanceof ConfigError) {
+    say(err.usage ? `${err.message} (see 'postino serve --help')` : err.message);
+    return err.usage ? 2 : 1;
+  }
+  if (
+    err instanceof CliError || err instanceof StoreError || err instanceof AddressError ||
+    err instanceof ServerStartError || err instanceof TlsSetupError
+  ) {
+    say(err.message);
+    return 1;
+  }
+  if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
+    say(`Permission denied: ${(err as Error).message}`);
+    return 1;
+  }
+  if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.AlreadyExists) {
+    say((err as Error).message);
+    return 1;
+  }
+  // A bug, not a user mistake: keep the stack for the report.
+  say(`Unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  return 1;
+}

@@ -1,0 +1,101 @@
+/** `postino serve`: run the mail server until SIGINT or SIGTERM. */
+import { configFlagOptions, loadConfig } from "../config.ts";
+import { log, setupLogging } from "../log.ts";
+import { loadTlsIdentity } from "../net/tls.ts";
+import { startServer } from "../server.ts";
+import { ensureDomain } from "../store/accounts.ts";
+import { openStore, storePath } from "../store/db.ts";
+import { VERSION } from "../version.ts";
+import { parseFlags } from "./usage.ts";
+
+const HELP = `Usage: postino serve [options]
+
+Runs the mail server until SIGINT or SIGTERM. With no listener option it starts
+the standard listeners (or the development ones with --dev); with any listener
+option it starts exactly those given. ADDR:PORT may be :PORT (all interfaces),
+port 0 picks a free port, and off disables a listener.
+
+Options:
+  --config FILE            TOML config file (also $POSTINO_CONFIG)
+  --data DIR               data directory (default $POSTINO_DATA, else ./data)
+  --hostname FQDN          our host name (default: the system's)
+  --domain D               a local domain, recorded in the store (repeatable)
+  --smtp ADDR:PORT         MX listener (25; dev 2525)
+  --submission ADDR:PORT   submission with STARTTLS (587; dev 2587)
+  --submissions ADDR:PORT  submission over implicit TLS (465; dev 2465)
+  --pop3 ADDR:PORT         POP3 with STLS (110; dev 2110)
+  --pop3s ADDR:PORT        POP3 over implicit TLS (995; dev 2995)
+  --imap ADDR:PORT         IMAP with STARTTLS (143; dev 2143)
+  --imaps ADDR:PORT        IMAP over implicit TLS (993; dev 2993)
+  --http ADDR:PORT         web admin (8025)
+  --tls-cert FILE          certificate chain (PEM)
+  --tls-key FILE           private key (PEM)
+  --relay HOST:PORT        send all outbound mail through this smarthost
+  --dns IP:PORT            DNS server for MX/SPF/DKIM/DMARC lookups
+  --mx-port PORT           port used to reach MX hosts (tests)
+  --max-message-size SIZE  largest message accepted, e.g. 25M (default 25M)
+  --postmaster ADDRESS     where postmaster@ mail goes when no such user exists
+  --dev                    development mode: domain localhost, loopback dev ports,
+                           a self-signed certificate in the data directory
+  --log-level LEVEL        debug|info|warning|error (default info)
+  --log-format FORMAT      text|json (default text)
+  -h, --help               show this help
+`;
+
+/** How long sessions may take to finish after SIGINT/SIGTERM. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Runs `postino serve`; resolves with the exit status once the server has stopped. */
+export async function serveCommand(args: string[]): Promise<number> {
+  const options = { ...configFlagOptions(), help: { type: "boolean", short: "h" } } as const;
+  const { values } = parseFlags(args, options, "serve", { min: 0, max: 0 });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const config = loadConfig({ flags: values });
+  await setupLogging(config.log);
+  const logger = log("serve");
+  Deno.mkdirSync(config.dataDir, { recursive: true });
+  const store = openStore(storePath(config.dataDir));
+  try {
+    for (const domain of config.domains) {
+      if (ensureDomain(store, domain)) logger.info("Added local domain {domain}", { domain });
+    }
+    const tls = await loadTlsIdentity(config);
+    if (tls?.selfSigned) {
+      logger.info("Using the self-signed development certificate {file}", { file: tls.certFile });
+    } else if (!tls) {
+      logger.warn("No certificate (--tls-cert/--tls-key): STARTTLS is off and AUTH is not offered");
+    }
+    const stopRequested = waitForStopSignal();
+    const server = await startServer({ config, store, tls });
+    logger.info("postino {version} ready as {hostname}, data in {data}", {
+      version: VERSION,
+      hostname: config.hostname,
+      data: config.dataDir,
+    });
+    const signal = await stopRequested;
+    logger.info("Received {signal}; stopping", { signal });
+    await server.close(SHUTDOWN_GRACE_MS);
+  } finally {
+    store.close();
+  }
+  logger.info("Stopped");
+  return 0;
+}
+
+/** Resolves with the name of the first SIGINT or SIGTERM. */
+function waitForStopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    const handlers = signals.map((signal) => {
+      const handler = () => {
+        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        resolve(signal);
+      };
+      Deno.addSignalListener(signal, handler);
+      return handler;
+    });
+  });
+}

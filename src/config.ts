@@ -1,0 +1,462 @@
+/**
+ * The one typed configuration of `postino`.
+ *
+ * Precedence: defaults < TOML file (`--config`, `$POSTINO_CONFIG`) < `POSTINO_*`
+ * environment < command-line flags. Every option is declared once in
+ * {@link OPTIONS} with its TOML key, environment variable and flag, and every
+ * value is validated here, so the rest of the program sees only a checked
+ * {@link Config}. Errors are one line that names the key and the value.
+ */
+import { parse as parseToml } from "smol-toml";
+import { normalizeAddress, normalizeDomain } from "./address.ts";
+
+/** The names of the listeners, in the order they are started and logged. */
+export const LISTENERS = [
+  "smtp",
+  "submission",
+  "submissions",
+  "pop3",
+  "pop3s",
+  "imap",
+  "imaps",
+  "http",
+] as const;
+/** One of {@link LISTENERS}. */
+export type ListenerName = typeof LISTENERS[number];
+
+/** A host and port; host "" means every interface. Port 0 picks a free port. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Log levels accepted on the command line. */
+export const LOG_LEVELS = ["debug", "info", "warning", "error"] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** The checked configuration. */
+export interface Config {
+  /** Directory holding the store and generated files. @default "./data" */
+  dataDir: string;
+  /** The path of the config file read, if any. */
+  configFile?: string;
+  /** Our host name: greeting, EHLO, Received. @default the system's host name */
+  hostname: string;
+  /** Local domains recorded in the store at start (normalised). */
+  domains: string[];
+  dev: boolean;
+  /** Listeners to start; a missing entry is off. */
+  listeners: Partial<Record<ListenerName, HostPort>>;
+  tls: { certFile?: string; keyFile?: string };
+  relay?: HostPort;
+  dns?: HostPort;
+  /** Port used to reach MX hosts. @default 25 */
+  mxPort: number;
+  /** Largest message accepted, in octets (RFC 1870 SIZE). @default 25 MiB */
+  maxMessageSize: number;
+  /** Where mail to postmaster@ of a local domain goes when no such user or alias exists. */
+  postmaster?: string;
+  log: { level: LogLevel; format: "text" | "json"; categories: Record<string, LogLevel> };
+}
+
+/** Where an option value came from. */
+export type ConfigSource = "flag" | "env" | "file";
+
+/**
+ * A configuration value is wrong. `usage` is true for a malformed command
+ * line (exit status 2); anything else is a failure (exit status 1).
+ */
+export class ConfigError extends Error {
+  readonly usage: boolean;
+  constructor(message: string, usage: boolean) {
+    super(message);
+    this.name = "ConfigError";
+    this.usage = usage;
+  }
+}
+
+type Kind =
+  | "string"
+  | "path"
+  | "bool"
+  | "domains"
+  | "hostname"
+  | "listen"
+  | "hostport"
+  | "port"
+  | "size"
+  | "level"
+  | "format"
+  | "levels"
+  | "address";
+
+interface OptionSpec {
+  /** Dotted key in the TOML file. */
+  key: string;
+  kind: Kind;
+  /** Long flag without dashes; none means not settable from the command line. */
+  flag?: string;
+  /** Environment variable; none means not settable from the environment. */
+  env?: string;
+  help?: string;
+}
+
+/** Every option, once. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: "data", kind: "path", flag: "data", env: "POSTINO_DATA", help: "data directory" },
+  { key: "hostname", kind: "hostname", flag: "hostname", env: "POSTINO_HOSTNAME" },
+  { key: "domains", kind: "domains", flag: "domain", env: "POSTINO_DOMAINS" },
+  { key: "dev", kind: "bool", flag: "dev", env: "POSTINO_DEV" },
+  ...LISTENERS.map((name): OptionSpec => ({
+    key: `listen.${name}`,
+    kind: "listen",
+    flag: name,
+    env: `POSTINO_${name.toUpperCase()}`,
+  })),
+  { key: "tls.cert", kind: "path", flag: "tls-cert", env: "POSTINO_TLS_CERT" },
+  { key: "tls.key", kind: "path", flag: "tls-key", env: "POSTINO_TLS_KEY" },
+  { key: "relay", kind: "hostport", flag: "relay", env: "POSTINO_RELAY" },
+  { key: "dns", kind: "hostport", flag: "dns", env: "POSTINO_DNS" },
+  { key: "mx_port", kind: "port", flag: "mx-port", env: "POSTINO_MX_PORT" },
+  {
+    key: "max_message_size",
+    kind: "size",
+    flag: "max-message-size",
+    env: "POSTINO_MAX_MESSAGE_SIZE",
+  },
+  { key: "postmaster", kind: "address", flag: "postmaster", env: "POSTINO_POSTMASTER" },
+  { key: "log.level", kind: "level", flag: "log-level", env: "POSTINO_LOG_LEVEL" },
+  { key: "log.format", kind: "format", flag: "log-format", env: "POSTINO_LOG_FORMAT" },
+  { key: "log.categories", kind: "levels" },
+];
+
+/** Default ports of the standard listeners, and of `--dev` (loopback only). */
+const STANDARD_PORTS: Record<ListenerName, number> = {
+  smtp: 25,
+  submission: 587,
+  submissions: 465,
+  pop3: 110,
+  pop3s: 995,
+  imap: 143,
+  imaps: 993,
+  http: 8025,
+};
+const DEV_PORTS: Record<ListenerName, number> = {
+  smtp: 2525,
+  submission: 2587,
+  submissions: 2465,
+  pop3: 2110,
+  pop3s: 2995,
+  imap: 2143,
+  imaps: 2993,
+  http: 8025,
+};
+/** Listeners started by default; the others wait for their protocol to exist. */
+export const DEFAULT_LISTENERS: readonly ListenerName[] = [
+  "smtp",
+  "submission",
+  "submissions",
+  "pop3",
+  "pop3s",
+];
+
+const MAX_MESSAGE_SIZE = 25 * 1024 * 1024;
+
+type Raw = string | number | boolean | string[] | Record<string, unknown>;
+/** Option values by key, each with the layer it came from (for error messages). */
+type Values = Map<string, { value: unknown; source: ConfigSource }>;
+
+/** Parses `HOST:PORT`, `[V6]:PORT` or `:PORT`; undefined when malformed. */
+export function parseHostPort(text: string): HostPort | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]\s]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? m[2], port };
+}
+
+/** Formats a host and port for logs and flags (`[::1]:25`). */
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(":") ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource) {
+  const fail = (expected: string): never => {
+    const shown = typeof raw === "string" ? JSON.stringify(raw) : JSON.stringify(raw) ?? "?";
+    throw new ConfigError(
+      `Invalid value for ${where}: ${shown} (expected ${expected})`,
+      source === "flag",
+    );
+  };
+  const text = (): string => typeof raw === "string" ? raw : fail("a string");
+  switch (spec.kind) {
+    case "string":
+      return text();
+    case "path":
+      return text().trim() || fail("a path");
+    case "bool":
+      if (typeof raw === "boolean") return raw;
+      if (/^(1|true|yes|on)$/i.test(text())) return true;
+      if (/^(0|false|no|off)$/i.test(text())) return false;
+      return fail("true or false");
+    case "domains": {
+      const list = Array.isArray(raw)
+        ? raw
+        : typeof raw === "string"
+        ? raw.split(",").map((d) => d.trim()).filter(Boolean)
+        : fail("a list of domains");
+      return list.map((d) => {
+        try {
+          return normalizeDomain(String(d));
+        } catch {
+          return fail("domain names");
+        }
+      });
+    }
+    case "hostname":
+      try {
+        return normalizeDomain(text());
+      } catch {
+        return fail("a fully qualified host name");
+      }
+    case "listen":
+      if (text().trim().toLowerCase() === "off") return null;
+      return parseHostPort(text()) ?? fail("ADDR:PORT or off");
+    case "hostport":
+      return parseHostPort(text()) ?? fail("HOST:PORT");
+    case "port": {
+      const n = typeof raw === "number" ? raw : /^\d{1,5}$/.test(text()) ? Number(raw) : NaN;
+      return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : fail("a port from 1 to 65535");
+    }
+    case "size": {
+      if (typeof raw === "number") {
+        return raw > 0 && Number.isSafeInteger(raw) ? raw : fail("bytes");
+      }
+      const m = /^(\d+)\s*([a-z]*)$/i.exec(text().trim());
+      const unit = m && SIZE_UNITS[m[2].toLowerCase()];
+      const n = m && unit ? Number(m[1]) * unit : NaN;
+      return n > 0 && Number.isSafeInteger(n) ? n : fail("a size such as 25M or 26214400");
+    }
+    case "level":
+      return (LOG_LEVELS as readonly string[]).includes(text()) ? raw : fail(LOG_LEVELS.join("|"));
+    case "format":
+      return raw === "text" || raw === "json" ? raw : fail("text|json");
+    case "levels": {
+      if (typeof raw !== "object" || Array.isArray(raw)) return fail("a table of category = level");
+      for (const [category, level] of Object.entries(raw)) {
+        if (!(LOG_LEVELS as readonly unknown[]).includes(level)) {
+          convert({ key: `${spec.key}.${category}`, kind: "level" }, level as Raw, where, source);
+        }
+      }
+      return raw;
+    }
+    case "address":
+      try {
+        return normalizeAddress(text());
+      } catch {
+        return fail("an address local@domain");
+      }
+  }
+}
+
+/** Reads and flattens a TOML config file into option values, rejecting unknown keys. */
+function fromFile(path: string): Values {
+  let textContent: string;
+  try {
+    textContent = Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${path}: ${(err as Error).message}`, false);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(textContent) as Record<string, unknown>;
+  } catch (err) {
+    const first = (err as Error).message.split("\n")[0];
+    throw new ConfigError(`Cannot parse config file ${path}: ${first}`, false);
+  }
+  const values: Values = new Map();
+  const byKey = new Map(OPTIONS.map((o) => [o.key, o]));
+  const walk = (table: Record<string, unknown>, prefix: string) => {
+    for (const [name, value] of Object.entries(table)) {
+      const key = prefix + name;
+      const spec = byKey.get(key);
+      if (spec) {
+        values.set(key, {
+          value: convert(spec, value as Raw, `${key} in ${path}`, "file"),
+          source: "file",
+        });
+      } else if (value && typeof value === "object" && !Array.isArray(value)) {
+        if (!OPTIONS.some((o) => o.key.startsWith(`${key}.`))) {
+          throw new ConfigError(`Unknown key ${key} in ${path}`, false);
+        }
+        walk(value as Record<string, unknown>, `${key}.`);
+      } else {
+        throw new ConfigError(`Unknown key ${key} in ${path}`, false);
+      }
+    }
+  };
+  walk(doc, "");
+  return values;
+}
+
+/** Option values from `POSTINO_*` variables; unset or empty variables are skipped. */
+function fromEnv(env: Record<string, string>): Values {
+  const values: Values = new Map();
+  for (const spec of OPTIONS) {
+    const raw = spec.env && env[spec.env];
+    if (raw) values.set(spec.key, { value: convert(spec, raw, spec.env!, "env"), source: "env" });
+  }
+  return values;
+}
+
+/** Option values from parsed flags (`parseArgs` output keyed by flag name). */
+function fromFlags(flags: Record<string, unknown>): Values {
+  const values: Values = new Map();
+  for (const spec of OPTIONS) {
+    const raw = spec.flag && flags[spec.flag];
+    // An absent boolean flag parses as undefined; false never overrides the file.
+    if (raw === undefined || raw === false) continue;
+    values.set(spec.key, {
+      value: convert(spec, raw as Raw, `--${spec.flag}`, "flag"),
+      source: "flag",
+    });
+  }
+  return values;
+}
+
+/** The `parseArgs` option table for the flags of {@link OPTIONS}. */
+export function configFlagOptions(): Record<
+  string,
+  { type: "string" | "boolean"; multiple?: boolean }
+> {
+  const table: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
+    config: { type: "string" },
+  };
+  for (const spec of OPTIONS) {
+    if (!spec.flag) continue;
+    table[spec.flag] = spec.kind === "bool"
+      ? { type: "boolean" }
+      : spec.kind === "domains"
+      ? { type: "string", multiple: true }
+      : { type: "string" };
+  }
+  return table;
+}
+
+/** Where the inputs of {@link loadConfig} come from; tests pass their own. */
+export interface ConfigSources {
+  /** Parsed flags keyed by flag name (see {@link configFlagOptions}). */
+  flags: Record<string, unknown>;
+  /** @default Deno.env.toObject() */
+  env?: Record<string, string>;
+  /** @default the system's host name */
+  systemHostname?: () => string;
+}
+
+/** Builds and validates the configuration from defaults, file, environment and flags. */
+export function loadConfig(sources: ConfigSources): Config {
+  const env = sources.env ?? Deno.env.toObject();
+  const configFile = (sources.flags.config as string | undefined) ??
+    (env.POSTINO_CONFIG || undefined);
+  const merged: Values = new Map();
+  for (
+    const layer of [
+      configFile ? fromFile(configFile) : new Map(),
+      fromEnv(env),
+      fromFlags(sources.flags),
+    ]
+  ) {
+    for (const [k, v] of layer) merged.set(k, v);
+  }
+  const get = <T>(key: string): T | undefined => merged.get(key)?.value as T | undefined;
+  const sourceOf = (key: string) => merged.get(key)?.source ?? "file";
+  const dev = get<boolean>("dev") ?? false;
+
+  const explicit = LISTENERS.filter((name) => merged.has(`listen.${name}`));
+  const listeners: Config["listeners"] = {};
+  if (explicit.length > 0) {
+    for (const name of explicit) {
+      const hp = get<HostPort | null>(`listen.${name}`);
+      if (hp) listeners[name] = hp;
+    }
+  } else {
+    for (const name of DEFAULT_LISTENERS) {
+      listeners[name] = dev
+        ? { host: "127.0.0.1", port: DEV_PORTS[name] }
+        : { host: "", port: STANDARD_PORTS[name] };
+    }
+  }
+
+  const certFile = get<string>("tls.cert");
+  const keyFile = get<string>("tls.key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    const missing = certFile === undefined ? "tls.cert (--tls-cert)" : "tls.key (--tls-key)";
+    const given = certFile === undefined ? "tls.key" : "tls.cert";
+    throw new ConfigError(
+      `Missing ${missing}: a certificate needs both cert and key`,
+      sourceOf(given) === "flag",
+    );
+  }
+  for (const [key, file] of [["tls.cert", certFile], ["tls.key", keyFile]] as const) {
+    if (file === undefined) continue;
+    try {
+      Deno.readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(
+        `Cannot read ${key} file ${file}: ${(err as Error).message}`,
+        false,
+      );
+    }
+  }
+
+  const domains = [
+    ...new Set([...(dev ? ["localhost"] : []), ...(get<string[]>("domains") ?? [])]),
+  ];
+  let hostname = get<string>("hostname");
+  if (!hostname) {
+    const system = (sources.systemHostname ?? Deno.hostname)();
+    hostname = dev ? "localhost" : normalizeDomainOr(system, "localhost");
+  }
+
+  return {
+    dataDir: get<string>("data") ?? "./data",
+    configFile,
+    hostname,
+    domains,
+    dev,
+    listeners,
+    tls: { certFile, keyFile },
+    relay: get<HostPort>("relay"),
+    dns: get<HostPort>("dns"),
+    mxPort: get<number>("mx_port") ?? 25,
+    maxMessageSize: get<number>("max_message_size") ?? MAX_MESSAGE_SIZE,
+    postmaster: get<string>("postmaster"),
+    log: {
+      level: get<LogLevel>("log.level") ?? "info",
+      format: get<"text" | "json">("log.format") ?? "text",
+      categories: get<Record<string, LogLevel>>("log.categories") ?? {},
+    },
+  };
+}
+
+function normalizeDomainOr(name: string, fallback: string): string {
+  try {
+    return normalizeDomain(name);
+  } catch {
+    return fallback;
+  }
+}

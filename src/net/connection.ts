@@ -1,0 +1,352 @@
+/**
+ * The line-oriented connection every protocol session talks through. It wraps
+ * any node Duplex: a `node:net` socket in production, one end of an in-memory
+ * `duplexPair()` in tests.
+ *
+ * Invariants:
+ * - Input is buffered here, at most {@link HIGH_WATER} bytes before the socket
+ *   is paused, so a client cannot make us hold unbounded data.
+ * - `startTls()` discards whatever was buffered before the handshake: bytes
+ *   pipelined after STARTTLS/STLS must never be read as commands (CVE-2011-0411).
+ * - Reads that wait longer than `idleTimeoutMs` throw {@link ConnectionTimeout};
+ *   reads at end of input return null (lines) or throw {@link ConnectionClosed}.
+ * - After `shutdown()`, a read that waits for a new command throws
+ *   {@link ConnectionShutdown}; reads inside a command go on until the end.
+ */
+import type { Duplex } from "node:stream";
+import tls from "node:tls";
+
+/** Pause the socket when this much unread input is buffered. */
+const HIGH_WATER = 256 * 1024;
+
+/** Negotiated TLS parameters, for logs and Received headers. */
+export interface TlsInfo {
+  protocol: string;
+  cipher: string;
+}
+
+/** The peer closed the connection in the middle of something. */
+export class ConnectionClosed extends Error {
+  constructor() {
+    super("Connection closed by peer");
+    this.name = "ConnectionClosed";
+  }
+}
+
+/** Nothing arrived within the idle timeout. */
+export class ConnectionTimeout extends Error {
+  constructor() {
+    super("Connection timed out");
+    this.name = "ConnectionTimeout";
+  }
+}
+
+/** The server is shutting down and wants this session to end. */
+export class ConnectionShutdown extends Error {
+  constructor() {
+    super("Server shutting down");
+    this.name = "ConnectionShutdown";
+  }
+}
+
+/** One input line without its terminator. */
+export interface Line {
+  bytes: Uint8Array;
+  /** The line ended in CRLF (false: a bare LF). */
+  crlf: boolean;
+  /** The line was longer than the limit; `bytes` holds only its beginning. */
+  tooLong: boolean;
+}
+
+/** Options of a read that may wait for input. */
+export interface ReadOptions {
+  /** This read waits for a new command, so a server shutdown may interrupt it. */
+  betweenCommands?: boolean;
+}
+
+/** What a {@link Connection} knows about its peer. */
+export interface ConnectionInfo {
+  id: string;
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  /** @default 300000 */
+  idleTimeoutMs?: number;
+  /** Set when the socket is already TLS (implicit TLS listeners). */
+  tls?: TlsInfo;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** A buffered, line-oriented connection over a node Duplex. */
+export class Connection {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Idle timeout for reads, in milliseconds; sessions may change it. */
+  idleTimeoutMs: number;
+  #tls: TlsInfo | undefined;
+  #socket: Duplex;
+  #buf = new Uint8Array(16 * 1024);
+  #start = 0;
+  #end = 0;
+  #eof = false;
+  #closed = false;
+  #wake: (() => void) | undefined;
+  #shutdown = false;
+  #waitingBetweenCommands = false;
+  #closedPromise: Promise<void>;
+  #resolveClosed!: () => void;
+  #onData = (chunk: Uint8Array) => this.#push(chunk);
+  #onEnd = () => {
+    this.#eof = true;
+    this.#notify();
+  };
+
+  constructor(socket: Duplex, info: ConnectionInfo) {
+    this.id = info.id;
+    this.remoteAddress = info.remoteAddress;
+    this.remotePort = info.remotePort;
+    this.localAddress = info.localAddress;
+    this.localPort = info.localPort;
+    this.idleTimeoutMs = info.idleTimeoutMs ?? 300_000;
+    this.#tls = info.tls;
+    this.#socket = socket;
+    this.#closedPromise = new Promise((resolve) => this.#resolveClosed = resolve);
+    this.#attach(socket);
+  }
+
+  /** TLS parameters once TLS is active, else undefined. */
+  get tls(): TlsInfo | undefined {
+    return this.#tls;
+  }
+
+  /** Resolves when the socket has closed. */
+  get closed(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  /** True once the socket has closed or been destroyed. */
+  get isClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** How many unread bytes are buffered (pipelined input waiting). */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  #attach(socket: Duplex): void {
+    socket.on("data", this.#onData);
+    socket.on("end", this.#onEnd);
+    socket.on("error", this.#onEnd);
+    socket.on("close", () => {
+      if (socket !== this.#socket) return;
+      this.#closed = true;
+      this.#onEnd();
+      this.#resolveClosed();
+    });
+  }
+
+  #detach(socket: Duplex): void {
+    socket.off("data", this.#onData);
+    socket.off("end", this.#onEnd);
+  }
+
+  #push(chunk: Uint8Array): void {
+    const unread = this.#end - this.#start;
+    if (this.#end + chunk.length > this.#buf.length) {
+      if (unread + chunk.length <= this.#buf.length && this.#start > 0) {
+        this.#buf.copyWithin(0, this.#start, this.#end);
+      } else {
+        const grown = new Uint8Array(Math.max(this.#buf.length * 2, unread + chunk.length));
+        grown.set(this.#buf.subarray(this.#start, this.#end));
+        this.#buf = grown;
+      }
+      this.#start = 0;
+      this.#end = unread;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
+    if (this.#end - this.#start >= HIGH_WATER) this.#socket.pause();
+    this.#notify();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** The unread input, as a view that is valid until the next read or consume. */
+  peek(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /** Marks `n` bytes of {@link peek} as read. */
+  consume(n: number): void {
+    this.#start += Math.min(n, this.#end - this.#start);
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#end - this.#start < HIGH_WATER && this.#socket.isPaused()) this.#socket.resume();
+  }
+
+  /**
+   * Waits until more input than is buffered now has arrived. Returns false at
+   * end of input; throws on idle timeout or (between commands) on shutdown.
+   */
+  async fill(options: ReadOptions = {}): Promise<boolean> {
+    if (this.#eof) return false;
+    if (options.betweenCommands && this.#shutdown) throw new ConnectionShutdown();
+    if (this.#socket.isPaused()) this.#socket.resume();
+    const before = this.#end - this.#start;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      this.#waitingBetweenCommands = options.betweenCommands ?? false;
+      await new Promise<void>((resolve, reject) => {
+        this.#wake = resolve;
+        timer = setTimeout(() => reject(new ConnectionTimeout()), this.idleTimeoutMs);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#waitingBetweenCommands = false;
+    }
+    if (options.betweenCommands && this.#shutdown && this.#end - this.#start === before) {
+      throw new ConnectionShutdown();
+    }
+    return this.#end - this.#start > before || !this.#eof;
+  }
+
+  /**
+   * Reads one line ending in LF (CRLF or bare LF; the caller decides whether
+   * a bare LF is acceptable). A line longer than `maxLength` octets is read to
+   * its end and returned truncated with `tooLong` set, so the session can
+   * answer and go on. Returns null at end of input; a final unterminated
+   * fragment is discarded.
+   */
+  async readLine(maxLength: number, options: ReadOptions = {}): Promise<Line | null> {
+    let scanned = 0;
+    let skipped = 0; // bytes of an over-long line already thrown away
+    let head: Uint8Array | undefined;
+    for (;;) {
+      const view = this.peek();
+      const lf = view.indexOf(LF, scanned);
+      if (lf >= 0) {
+        const crlf = lf > 0 && view[lf - 1] === CR;
+        const body = view.subarray(0, crlf ? lf - 1 : lf);
+        const tooLong = skipped > 0 || body.length > maxLength;
+        const bytes = head ?? body.slice(0, Math.min(body.length, maxLength));
+        this.consume(lf + 1);
+        return { bytes, crlf, tooLong };
+      }
+      if (view.length > maxLength + 1) {
+        // Keep the beginning for the error message, drop the rest as it streams in.
+        head ??= view.slice(0, maxLength);
+        skipped += view.length - 1;
+        this.consume(view.length - 1); // keep a possible CR before the LF
+        scanned = 1;
+      } else {
+        scanned = view.length;
+      }
+      if (!await this.fill(options)) return null;
+    }
+  }
+
+  /** Reads exactly `n` bytes (BDAT chunks, IMAP literals); throws ConnectionClosed at EOF. */
+  async readExact(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const view = this.peek();
+      const take = Math.min(view.length, n - got);
+      out.set(view.subarray(0, take), got);
+      got += take;
+      this.consume(take);
+      if (got < n && !await this.fill()) throw new ConnectionClosed();
+    }
+    return out;
+  }
+
+  /** Writes to the peer; waits while the socket's send buffer is full. Writes after close are dropped. */
+  async write(data: string | Uint8Array): Promise<void> {
+    if (this.#closed || this.#socket.destroyed || this.#socket.writableEnded) return;
+    if (this.#socket.write(data)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.#socket.off("drain", done);
+        this.#socket.off("close", done);
+        resolve();
+      };
+      this.#socket.on("drain", done);
+      this.#socket.on("close", done);
+    });
+  }
+
+  /**
+   * Upgrades to TLS as the server (STARTTLS, STLS). Unread input is discarded
+   * first and its size returned, so the session can log an injection attempt.
+   */
+  async startTls(secureContext: tls.SecureContext): Promise<number> {
+    const discarded = this.buffered;
+    this.#start = this.#end = 0;
+    const raw = this.#socket;
+    this.#detach(raw);
+    const secure = new tls.TLSSocket(raw as never, { isServer: true, secureContext });
+    this.#socket = secure;
+    this.#attach(secure);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        secure.destroy();
+        reject(new ConnectionTimeout());
+      }, this.idleTimeoutMs);
+      secure.once("secure", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      secure.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      secure.once("close", () => {
+        clearTimeout(timer);
+        reject(new ConnectionClosed());
+      });
+    });
+    this.#tls = describeTls(secure);
+    return discarded;
+  }
+
+  /**
+   * Asks the session to end: a read waiting for the next command throws
+   * {@link ConnectionShutdown} now or as soon as it starts waiting.
+   */
+  shutdown(): void {
+    this.#shutdown = true;
+    if (this.#waitingBetweenCommands) this.#notify();
+  }
+
+  /** Ends the connection after pending writes; destroys it if the peer does not close. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#socket.end();
+    const timer = setTimeout(() => this.#socket.destroy(), 2000);
+    await this.#closedPromise;
+    clearTimeout(timer);
+  }
+
+  /** Drops the connection at once. */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** The negotiated protocol and cipher of a TLS socket. */
+export function describeTls(socket: tls.TLSSocket): TlsInfo {
+  return {
+    protocol: socket.getProtocol() ?? "TLS",
+    cipher: socket.getCipher()?.standardName ?? socket.getCipher()?.name ?? "unknown",
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The running server: one listener per configured protocol, all sharing the
+ * store and the TLS identity. `startServer` returns a handle with the bound
+ * addresses and a graceful `close`; nothing here is global, so tests can run
+ * several servers in one process.
+ */
+import {
+  type Config,
+  formatHostPort,
+  type HostPort,
+  type ListenerName,
+  LISTENERS,
+} from "./config.ts";
+import { log } from "./log.ts";
+import { Listener, type SessionHandler } from "./net/listener.ts";
+import type { TlsIdentity } from "./net/tls.ts";
+import type { Store } from "./store/db.ts";
+
+/** What every protocol session may use. */
+export interface ServerContext {
+  config: Config;
+  store: Store;
+  tls?: TlsIdentity;
+}
+
+/** How a listener's sessions are made. */
+interface Protocol {
+  /** The TLS handshake comes first (RFC 8314 implicit TLS). */
+  implicitTls: boolean;
+  create(ctx: ServerContext, listener: ListenerName): SessionHandler;
+}
+
+/** The protocols this build serves, by listener name. */
+const PROTOCOLS: Partial<Record<ListenerName, Protocol>> = {};
+
+/** Raised when the server cannot start (a port in use, TLS missing for an implicit-TLS listener). */
+export class ServerStartError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ServerStartError";
+  }
+}
+
+/** A started server. */
+export interface Server {
+  readonly listeners: readonly Listener[];
+  /** The bound address of a listener, if it runs. */
+  address(name: ListenerName): HostPort | undefined;
+  /** Stops accepting, lets sessions finish for up to `graceMs`, then drops the rest. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const logger = log("server");
+
+/** Starts every configured listener whose protocol exists; fails as a whole if one cannot bind. */
+export async function startServer(ctx: ServerContext): Promise<Server> {
+  const listeners: Listener[] = [];
+  const closeAll = (graceMs: number) => Promise.all(listeners.map((l) => l.close(graceMs)));
+  try {
+    for (const name of LISTENERS) {
+      const address = ctx.config.listeners[name];
+      if (!address) continue;
+      const protocol = PROTOCOLS[name];
+      if (!protocol) {
+        logger.warn("The {listener} listener is not available in this version; not started", {
+          listener: name,
+        });
+        continue;
+      }
+      if (protocol.implicitTls && !ctx.tls) {
+        throw new ServerStartError(
+          `The ${name} listener needs a certificate: give --tls-cert and --tls-key (or use --dev)`,
+        );
+      }
+      const listener = await Listener.start({
+        name,
+        address,
+        handler: protocol.create(ctx, name),
+        implicitTls: protocol.implicitTls ? ctx.tls!.context : undefined,
+      }).catch((err) => {
+        throw new ServerStartError(
+          `Cannot listen for ${name} on ${formatHostPort(address)}: ${describeBindError(err)}`,
+          { cause: err },
+        );
+      });
+      listeners.push(listener);
+      logger.info("{listener} listening on {address}", {
+        listener: name,
+        address: formatHostPort(listener.address),
+      });
+    }
+  } catch (err) {
+    await closeAll(0);
+    throw err;
+  }
+  return {
+    listeners,
+    address: (name) => listeners.find((l) => l.name === name)?.address,
+    close: async (graceMs = 10_000) => {
+      await closeAll(graceMs);
+    },
+  };
+}
+
+function describeBindError(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === "EADDRINUSE") return "the address is in use";
+  if (code === "EACCES" || err instanceof Deno.errors.PermissionDenied) {
+    return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+  }
+  if (code === "EADDRNOTAVAIL") return "the address is not one of this machine's";
+  return (err as Error).message ?? String(err);
+}

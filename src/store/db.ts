@@ -1,0 +1,137 @@
+/**
+ * The store: one SQLite file opened with `node:sqlite`. Only `src/store/`
+ * speaks SQL; everything else calls the functions of its modules.
+ *
+ * Durability: WAL with `synchronous=FULL`, so a committed transaction is on
+ * disk before `commit` returns (DESIGN.md: a 250 after DATA means durable).
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { migrations } from "./migrations.ts";
+
+/** How long a writer waits for another process's lock before failing. */
+const BUSY_TIMEOUT_MS = 10_000;
+
+/** Raised for a store operation that breaks a rule the caller can fix (duplicate user, unknown domain). */
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
+
+/** An open store. Create with {@link openStore}; close with {@link Store.close}. */
+export class Store {
+  readonly path: string;
+  readonly db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+  #depth = 0;
+
+  constructor(path: string, db: DatabaseSync) {
+    this.path = path;
+    this.db = db;
+  }
+
+  /** A cached prepared statement for `sql`. */
+  prepare(sql: string): StatementSync {
+    let stmt = this.#statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.#statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** Runs a statement that returns no rows; gives the changes and last rowid. */
+  run(sql: string, ...params: SQLInputValue[]): { changes: number; lastInsertRowid: number } {
+    const r = this.prepare(sql).run(...params);
+    return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+  }
+
+  /** The first row of a query, or undefined. */
+  get<T>(sql: string, ...params: SQLInputValue[]): T | undefined {
+    return this.prepare(sql).get(...params) as T | undefined;
+  }
+
+  /** All rows of a query. */
+  all<T>(sql: string, ...params: SQLInputValue[]): T[] {
+    return this.prepare(sql).all(...params) as T[];
+  }
+
+  /**
+   * Runs `fn` in one write transaction (BEGIN IMMEDIATE, so the write lock is
+   * taken up front and a busy database waits instead of failing mid-way).
+   * Nested calls become savepoints. Any throw rolls back everything.
+   */
+  transaction<T>(fn: () => T): T {
+    const outer = this.#depth === 0;
+    const savepoint = `sp${this.#depth}`;
+    this.db.exec(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${savepoint}`);
+    this.#depth++;
+    try {
+      const result = fn();
+      this.db.exec(outer ? "COMMIT" : `RELEASE ${savepoint}`);
+      return result;
+    } catch (err) {
+      this.db.exec(outer ? "ROLLBACK" : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`);
+      throw err;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /** The schema version of the open database. */
+  get schemaVersion(): number {
+    return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  }
+
+  /** Closes the database; later calls fail. */
+  close(): void {
+    this.#statements.clear();
+    if (this.db.isOpen) this.db.close();
+  }
+}
+
+/** Opens (creating if needed) the store at `path` and brings its schema up to date. */
+export function openStore(path: string): Store {
+  const db = new DatabaseSync(path, {
+    enableForeignKeyConstraints: true,
+    timeout: BUSY_TIMEOUT_MS,
+  });
+  try {
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = FULL");
+    const store = new Store(path, db);
+    migrate(store);
+    return store;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** Runs every migration the database has not seen yet, each in its own transaction. */
+function migrate(store: Store): void {
+  const newest = migrations.length;
+  const tooNew = (v: number) => {
+    if (v <= newest) return;
+    throw new StoreError(
+      `Database schema version ${v} is newer than this postino knows (${newest}); upgrade postino`,
+    );
+  };
+  tooNew(store.schemaVersion);
+  if (store.schemaVersion === newest) return;
+  store.transaction(() => {
+    // Read again inside the write lock: another process may have migrated meanwhile.
+    const current = store.schemaVersion;
+    tooNew(current);
+    for (let v = current; v < newest; v++) {
+      store.db.exec(migrations[v]);
+      store.db.exec(`PRAGMA user_version = ${v + 1}`);
+    }
+  });
+}
+
+/** The store file's path inside a data directory. */
+export function storePath(dataDir: string): string {
+  return `${dataDir.replace(/\/+$/, "") || "/"}/postino.db`;
+}

@@ -1,0 +1,140 @@
+/**
+ * Mailboxes and their messages. A body is stored once in `messages` and
+ * shared by every mailbox entry (and queue item) that refers to it; triggers
+ * drop a body when the last reference goes (see migrations.ts).
+ */
+import type { Store } from "./db.ts";
+
+/** The name of every user's incoming mailbox (RFC 9051 §5.1: case-insensitive, stored as is). */
+export const INBOX = "INBOX";
+
+/** System flags as bits of `mailbox_entries.flags` (RFC 9051 §2.3.2). */
+export const FLAG_SEEN = 1;
+export const FLAG_ANSWERED = 2;
+export const FLAG_FLAGGED = 4;
+export const FLAG_DELETED = 8;
+export const FLAG_DRAFT = 16;
+
+/** The special-use attribute (RFC 6154) of the standard mailboxes, by name. */
+export const SPECIAL_USE: ReadonlyMap<string, string> = new Map(
+  ["Sent", "Drafts", "Trash", "Junk", "Archive"].map((name) => [name, `\\${name}`]),
+);
+
+/** Where one copy of a message goes. */
+export interface MailboxTarget {
+  userId: number;
+  /** @default "INBOX" — created on demand when missing (e.g. "Junk"). */
+  mailbox?: string;
+}
+
+/** A message to store, for local mailboxes and the outbound queue, in one transaction. */
+export interface Delivery {
+  /** The exact bytes to store (CRLF line endings, trace headers already prepended). */
+  body: Uint8Array;
+  mailboxes: MailboxTarget[];
+  /** Remote recipients, queued for the outbound runner with the envelope sender ("" for <>). */
+  outbound?: { sender: string; recipients: string[] };
+  /** @default now */
+  internalDate?: Date;
+}
+
+/** What {@link deliver} stored. */
+export interface DeliveryResult {
+  messageId: number;
+  entries: { userId: number; mailboxId: number; uid: number }[];
+  queueId?: number;
+}
+
+/** Creates a mailbox for a user and returns its id. */
+export function createMailbox(
+  store: Store,
+  userId: number,
+  name: string,
+  specialUse?: string,
+): number {
+  // UIDVALIDITY must change whenever a name is reused (RFC 9051 §2.3.1.1): time-based,
+  // but never below what any mailbox had, so two creations in one second still differ.
+  const { lastInsertRowid } = store.run(
+    `INSERT INTO mailboxes (user_id, name, special_use, uidvalidity)
+     VALUES (?, ?, ?, max(?, coalesce((SELECT max(uidvalidity) + 1 FROM mailboxes), 1)))`,
+    userId,
+    name,
+    specialUse ?? null,
+    Math.floor(Date.now() / 1000),
+  );
+  return lastInsertRowid;
+}
+
+/** The id of a user's mailbox by name, or undefined. */
+export function findMailbox(store: Store, userId: number, name: string): number | undefined {
+  return store.get<{ id: number }>(
+    "SELECT id FROM mailboxes WHERE user_id = ? AND name = ?",
+    userId,
+    name,
+  )?.id;
+}
+
+/**
+ * Stores `body` once and adds it to every target mailbox (once per mailbox,
+ * however often it is named) and to the outbound queue, atomically: either
+ * everything is stored or nothing is.
+ */
+export function deliver(store: Store, delivery: Delivery): DeliveryResult {
+  const now = Date.now();
+  const internalDate = delivery.internalDate?.getTime() ?? now;
+  return store.transaction(() => {
+    const { lastInsertRowid: messageId } = store.run(
+      "INSERT INTO messages (body, size, created_at) VALUES (?, ?, ?)",
+      delivery.body,
+      delivery.body.byteLength,
+      now,
+    );
+    const entries: DeliveryResult["entries"] = [];
+    const seen = new Set<number>();
+    for (const target of delivery.mailboxes) {
+      const name = target.mailbox ?? INBOX;
+      const mailboxId = findMailbox(store, target.userId, name) ??
+        createMailbox(store, target.userId, name, SPECIAL_USE.get(name));
+      if (seen.has(mailboxId)) continue;
+      seen.add(mailboxId);
+      const box = store.get<{ uid: number; modseq: number }>(
+        `UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+         WHERE id = ? RETURNING uidnext - 1 uid, highest_modseq modseq`,
+        mailboxId,
+      )!;
+      store.run(
+        `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, internal_date, size, modseq)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+        mailboxId,
+        box.uid,
+        messageId,
+        internalDate,
+        delivery.body.byteLength,
+        box.modseq,
+      );
+      entries.push({ userId: target.userId, mailboxId, uid: box.uid });
+    }
+    let queueId: number | undefined;
+    const out = delivery.outbound;
+    if (out && out.recipients.length > 0) {
+      queueId = store.run(
+        "INSERT INTO queue (message_id, sender, created_at) VALUES (?, ?, ?)",
+        messageId,
+        out.sender,
+        now,
+      ).lastInsertRowid;
+      for (const rcpt of new Set(out.recipients)) {
+        store.run(
+          "INSERT INTO queue_recipients (queue_id, recipient, next_attempt_at) VALUES (?, ?, ?)",
+          queueId,
+          rcpt,
+          now,
+        );
+      }
+    }
+    if (entries.length === 0 && queueId === undefined) {
+      throw new Error("A delivery needs at least one mailbox or outbound recipient");
+    }
+    return { messageId, entries, queueId };
+  });
+}

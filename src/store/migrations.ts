@@ -1,0 +1,108 @@
+/**
+ * Versioned schema migrations. Each entry runs once, in order, inside a
+ * transaction; `PRAGMA user_version` records how far a database has come, so
+ * opening an up-to-date database runs nothing.
+ *
+ * Append new migrations; never edit one that has shipped.
+ */
+
+/** The migrations, index i brings the schema from version i to i + 1. */
+export const migrations: readonly string[] = [
+  // 1: accounts, mailboxes, messages and the outbound queue.
+  `
+  CREATE TABLE domains (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL UNIQUE,
+    domain_id INTEGER NOT NULL REFERENCES domains(id),
+    password_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX users_domain ON users(domain_id);
+
+  -- One row per (alias, target); an alias with several targets fans out.
+  CREATE TABLE aliases (
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL,
+    domain_id INTEGER NOT NULL REFERENCES domains(id),
+    target TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (address, target)
+  );
+  CREATE INDEX aliases_domain ON aliases(domain_id);
+
+  -- IMAP-ready: uidvalidity and uidnext per mailbox (RFC 9051 §2.3.1.1).
+  CREATE TABLE mailboxes (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    special_use TEXT,
+    uidvalidity INTEGER NOT NULL,
+    uidnext INTEGER NOT NULL DEFAULT 1,
+    highest_modseq INTEGER NOT NULL DEFAULT 1,
+    subscribed INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (user_id, name)
+  );
+
+  -- A message body is stored once and shared by every mailbox entry and queue item.
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+
+  -- flags: bit set of the system flags (see FLAG_* in mailboxes.ts); keywords: space-separated.
+  CREATE TABLE mailbox_entries (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid INTEGER NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    flags INTEGER NOT NULL DEFAULT 0,
+    keywords TEXT NOT NULL DEFAULT '',
+    internal_date INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    modseq INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (mailbox_id, uid)
+  ) WITHOUT ROWID;
+  CREATE INDEX mailbox_entries_message ON mailbox_entries(message_id);
+
+  CREATE TABLE queue (
+    id INTEGER PRIMARY KEY,
+    message_id INTEGER NOT NULL REFERENCES messages(id),
+    sender TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX queue_message ON queue(message_id);
+
+  -- status: 'pending' until delivered or failed for good.
+  CREATE TABLE queue_recipients (
+    queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+    recipient TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    PRIMARY KEY (queue_id, recipient)
+  ) WITHOUT ROWID;
+  CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt_at);
+
+  -- A body goes when nothing refers to it any more.
+  CREATE TRIGGER mailbox_entries_release AFTER DELETE ON mailbox_entries
+  WHEN NOT EXISTS (SELECT 1 FROM mailbox_entries WHERE message_id = OLD.message_id)
+   AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = OLD.message_id)
+  BEGIN
+    DELETE FROM messages WHERE id = OLD.message_id;
+  END;
+  CREATE TRIGGER queue_release AFTER DELETE ON queue
+  WHEN NOT EXISTS (SELECT 1 FROM mailbox_entries WHERE message_id = OLD.message_id)
+   AND NOT EXISTS (SELECT 1 FROM queue WHERE message_id = OLD.message_id)
+  BEGIN
+    DELETE FROM messages WHERE id = OLD.message_id;
+  END;
+  `,
+];
