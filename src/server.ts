@@ -12,26 +12,55 @@ import {
   LISTENERS,
 } from "./config.ts";
 import { log } from "./log.ts";
+import { Authenticator } from "./auth/authenticator.ts";
+import { ConnectionLimits } from "./net/limits.ts";
 import { Listener, type SessionHandler } from "./net/listener.ts";
+import type { Connection } from "./net/connection.ts";
 import type { TlsIdentity } from "./net/tls.ts";
+import { formatReply, reply } from "./smtp/reply.ts";
+import { SmtpSession } from "./smtp/session.ts";
+import { CommitQueue } from "./store/commit_queue.ts";
 import type { Store } from "./store/db.ts";
 
-/** What every protocol session may use. */
+/** What the server is started with. */
 export interface ServerContext {
   config: Config;
   store: Store;
   tls?: TlsIdentity;
 }
 
+/** What every protocol session may use: the context plus the shared services. */
+export interface ServerServices extends ServerContext {
+  authenticator: Authenticator;
+  commits: CommitQueue;
+}
+
 /** How a listener's sessions are made. */
 interface Protocol {
   /** The TLS handshake comes first (RFC 8314 implicit TLS). */
   implicitTls: boolean;
-  create(ctx: ServerContext, listener: ListenerName): SessionHandler;
+  create(services: ServerServices): SessionHandler;
+  /** Tells a client refused by the connection caps, then closes. */
+  refuse(conn: Connection, reason: string): Promise<void>;
 }
 
+async function refuseSmtp(conn: Connection, reason: string): Promise<void> {
+  await conn.write(formatReply(reply(421, "4.7.0", reason)));
+  await conn.close();
+}
+
+const smtp = (role: "mx" | "submission", implicitTls: boolean): Protocol => ({
+  implicitTls,
+  create: (services) => (conn) => new SmtpSession(conn, services, role).run(),
+  refuse: refuseSmtp,
+});
+
 /** The protocols this build serves, by listener name. */
-const PROTOCOLS: Partial<Record<ListenerName, Protocol>> = {};
+const PROTOCOLS: Partial<Record<ListenerName, Protocol>> = {
+  smtp: smtp("mx", false),
+  submission: smtp("submission", false),
+  submissions: smtp("submission", true),
+};
 
 /** Raised when the server cannot start (a port in use, TLS missing for an implicit-TLS listener). */
 export class ServerStartError extends Error {
@@ -54,6 +83,12 @@ const logger = log("server");
 
 /** Starts every configured listener whose protocol exists; fails as a whole if one cannot bind. */
 export async function startServer(ctx: ServerContext): Promise<Server> {
+  const services: ServerServices = {
+    ...ctx,
+    authenticator: new Authenticator(ctx.store),
+    commits: new CommitQueue(ctx.store),
+  };
+  const limits = new ConnectionLimits();
   const listeners: Listener[] = [];
   const closeAll = (graceMs: number) => Promise.all(listeners.map((l) => l.close(graceMs)));
   try {
@@ -75,8 +110,10 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
       const listener = await Listener.start({
         name,
         address,
-        handler: protocol.create(ctx, name),
+        handler: protocol.create(services),
         implicitTls: protocol.implicitTls ? ctx.tls!.context : undefined,
+        limits,
+        refuse: protocol.refuse,
       }).catch((err) => {
         throw new ServerStartError(
           `Cannot listen for ${name} on ${formatHostPort(address)}: ${describeBindError(err)}`,

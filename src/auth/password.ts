@@ -60,10 +60,19 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const m = FORMAT.exec(stored);
   if (!m) return false;
   const params = { ln: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
-  if (params.ln < 1 || params.ln > 22 || params.r < 1 || params.p < 1) return false;
-  const expected = unb64(m[5]);
-  const actual = await derive(password, unb64(m[4]), expected.length, params);
-  return timingSafeEqual(actual, expected);
+  // Bounds keep a damaged hash from asking for absurd memory or time.
+  if (params.ln < 1 || params.ln > 20 || params.r < 1 || params.r > 32) return false;
+  if (params.p < 1 || params.p > 16) return false;
+  try {
+    const salt = unb64(m[4]);
+    const expected = unb64(m[5]);
+    // A short key is a prefix of the full one and would match far too easily.
+    if (salt.length < 8 || expected.length !== KEY_BYTES) return false;
+    const actual = await derive(password, salt, expected.length, params);
+    return timingSafeEqual(actual, expected);
+  } catch {
+    return false; // malformed base64 or parameters scrypt refuses
+  }
 }
 
 let dummy: Promise<string> | undefined;

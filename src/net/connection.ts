@@ -8,6 +8,8 @@
  *   is paused, so a client cannot make us hold unbounded data.
  * - `startTls()` discards whatever was buffered before the handshake: bytes
  *   pipelined after STARTTLS/STLS must never be read as commands (CVE-2011-0411).
+ * - Output is queued and sent before any read waits, so replies to pipelined
+ *   commands are batched but never held back while we wait for the client.
  * - Reads that wait longer than `idleTimeoutMs` throw {@link ConnectionTimeout};
  *   reads at end of input return null (lines) or throw {@link ConnectionClosed}.
  * - After `shutdown()`, a read that waits for a new command throws
@@ -18,6 +20,8 @@ import tls from "node:tls";
 
 /** Pause the socket when this much unread input is buffered. */
 const HIGH_WATER = 256 * 1024;
+/** Send queued output once this much has piled up. */
+const FLUSH_AT = 64 * 1024;
 
 /** Negotiated TLS parameters, for logs and Received headers. */
 export interface TlsInfo {
@@ -98,6 +102,8 @@ export class Connection {
   #closed = false;
   #wake: (() => void) | undefined;
   #shutdown = false;
+  #pending: (string | Uint8Array)[] = [];
+  #pendingBytes = 0;
   #waitingBetweenCommands = false;
   #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -201,8 +207,12 @@ export class Connection {
   async fill(options: ReadOptions = {}): Promise<boolean> {
     if (this.#eof) return false;
     if (options.betweenCommands && this.#shutdown) throw new ConnectionShutdown();
-    if (this.#socket.isPaused()) this.#socket.resume();
     const before = this.#end - this.#start;
+    await this.flush();
+    // Input may have arrived while the output drained.
+    if (this.#end - this.#start > before) return true;
+    if (this.#eof) return false;
+    if (this.#socket.isPaused()) this.#socket.resume();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       this.#waitingBetweenCommands = options.betweenCommands ?? false;
@@ -270,18 +280,39 @@ export class Connection {
     return out;
   }
 
-  /** Writes to the peer; waits while the socket's send buffer is full. Writes after close are dropped. */
-  async write(data: string | Uint8Array): Promise<void> {
-    if (this.#closed || this.#socket.destroyed || this.#socket.writableEnded) return;
-    if (this.#socket.write(data)) return;
+  /**
+   * Queues output for the peer. Output is sent when a read has to wait for
+   * input, on {@link flush}, on close, or once enough has piled up, so the
+   * replies to pipelined commands leave in one packet (RFC 2920 §3.2).
+   * Awaiting it gives backpressure for large outputs. Writes after close are dropped.
+   */
+  write(data: string | Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#pending.push(data);
+    this.#pendingBytes += data.length;
+    return this.#pendingBytes >= FLUSH_AT ? this.flush() : Promise.resolve();
+  }
+
+  /** Sends queued output; waits while the socket's send buffer is full. */
+  async flush(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#pending.length === 0) return;
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (this.#closed || socket.destroyed || socket.writableEnded) return;
+    socket.cork();
+    for (const data of pending) socket.write(data);
+    socket.uncork();
+    if (!socket.writableNeedDrain) return;
     await new Promise<void>((resolve) => {
       const done = () => {
-        this.#socket.off("drain", done);
-        this.#socket.off("close", done);
+        socket.off("drain", done);
+        socket.off("close", done);
         resolve();
       };
-      this.#socket.on("drain", done);
-      this.#socket.on("close", done);
+      socket.on("drain", done);
+      socket.on("close", done);
     });
   }
 
@@ -290,6 +321,7 @@ export class Connection {
    * first and its size returned, so the session can log an injection attempt.
    */
   async startTls(secureContext: tls.SecureContext): Promise<number> {
+    await this.flush();
     const discarded = this.buffered;
     this.#start = this.#end = 0;
     const raw = this.#socket;
@@ -331,14 +363,16 @@ export class Connection {
   /** Ends the connection after pending writes; destroys it if the peer does not close. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    await this.flush();
     this.#socket.end();
     const timer = setTimeout(() => this.#socket.destroy(), 2000);
     await this.#closedPromise;
     clearTimeout(timer);
   }
 
-  /** Drops the connection at once. */
+  /** Drops the connection at once; queued output is lost. */
   destroy(): void {
+    this.#pending = [];
     this.#socket.destroy();
   }
 }

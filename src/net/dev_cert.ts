@@ -4,12 +4,20 @@
  * executable). Kept in the data directory and reused while it is valid and
  * names the host.
  */
-// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect metadata API.
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
+import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 
-x509.cryptoProvider.set(crypto);
+/**
+ * @peculiar/x509 is loaded only to make a certificate: it costs about 20 MB
+ * of memory, which a running server should not carry for a one-off job.
+ */
+async function loadX509() {
+  // It resolves its services through tsyringe, which needs the Reflect metadata API.
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(crypto);
+  return x509;
+}
 
 /** File names of the generated pair inside the data directory. */
 export const DEV_CERT_FILE = "dev-cert.pem";
@@ -36,6 +44,7 @@ function pem(label: string, der: ArrayBuffer): string {
 
 /** Creates a new self-signed certificate for `hostname`, localhost and the loopback addresses. */
 export async function createSelfSigned(hostname: string): Promise<{ cert: string; key: string }> {
+  const x509 = await loadX509();
   const keys = await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"]);
   const now = Date.now();
   const names = [...new Set([hostname, "localhost"])];
@@ -67,10 +76,9 @@ export async function createSelfSigned(hostname: string): Promise<{ cert: string
 /** True when `certPem` is still valid for a day and names `hostname`. */
 function usable(certPem: string, hostname: string): boolean {
   try {
-    const cert = new x509.X509Certificate(certPem);
-    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-    const dns = san?.names.items.filter((n) => n.type === "dns").map((n) => n.value) ?? [];
-    return cert.notAfter.getTime() > Date.now() + DAY_MS && dns.includes(hostname);
+    const cert = new X509Certificate(certPem);
+    const dns = (cert.subjectAltName ?? "").split(", ").filter((n) => n.startsWith("DNS:"));
+    return Date.parse(cert.validTo) > Date.now() + DAY_MS && dns.includes(`DNS:${hostname}`);
   } catch {
     return false;
   }

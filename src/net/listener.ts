@@ -9,6 +9,7 @@ import type tls from "node:tls";
 import type { HostPort } from "../config.ts";
 import { log } from "../log.ts";
 import { Connection } from "./connection.ts";
+import type { ConnectionLimits } from "./limits.ts";
 
 /** Runs one protocol session to its end; must not throw for protocol reasons. */
 export type SessionHandler = (conn: Connection) => Promise<void>;
@@ -23,6 +24,10 @@ export interface ListenerOptions {
   implicitTls?: tls.SecureContext;
   /** Idle timeout given to each connection. @default 300000 */
   idleTimeoutMs?: number;
+  /** Caps shared with the other listeners; a refused connection gets `refuse`. */
+  limits?: ConnectionLimits;
+  /** Tells a refused client why, in its protocol's words (SMTP 421, POP3 -ERR, ...). */
+  refuse?: (conn: Connection, reason: string) => Promise<void>;
 }
 
 const logger = log("net");
@@ -90,6 +95,7 @@ export class Listener {
   }
 
   async #run(conn: Connection): Promise<void> {
+    const slot = this.#options.limits?.acquire(conn.remoteAddress) ?? { release: () => {} };
     try {
       if (this.#options.implicitTls) {
         try {
@@ -104,6 +110,19 @@ export class Listener {
           return;
         }
       }
+      if ("refused" in slot) {
+        const reason = slot.refused === "total"
+          ? "Too many connections, try again later"
+          : "Too many connections from your address, try again later";
+        logger.warn("{id} {listener} refused {remote}: {reason}", {
+          id: conn.id,
+          listener: this.name,
+          remote: conn.remoteAddress,
+          reason,
+        });
+        await this.#options.refuse?.(conn, reason);
+        return;
+      }
       await this.#options.handler(conn);
     } catch (err) {
       logger.error("{id} {listener} session failed: {error}", {
@@ -112,6 +131,7 @@ export class Listener {
         error: (err as Error)?.stack ?? String(err),
       });
     } finally {
+      if ("release" in slot) slot.release();
       conn.destroy();
     }
   }

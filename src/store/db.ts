@@ -133,5 +133,6 @@ function migrate(store: Store): void {
 
 /** The store file's path inside a data directory. */
 export function storePath(dataDir: string): string {
-  return `${dataDir.replace(/\/+$/, "") || "/"}/postino.db`;
+  const dir = dataDir.replace(/\/+$/, "");
+  return `${dir}/postino.db`;
 }

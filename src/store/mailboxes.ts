@@ -34,6 +34,11 @@ export interface Delivery {
   mailboxes: MailboxTarget[];
   /** Remote recipients, queued for the outbound runner with the envelope sender ("" for <>). */
   outbound?: { sender: string; recipients: string[] };
+  /**
+   * The bytes to queue when they differ from `body` (a local copy carries
+   * Return-Path, which the queued copy must not). @default body
+   */
+  outboundBody?: Uint8Array;
   /** @default now */
   internalDate?: Date;
 }
@@ -117,9 +122,17 @@ export function deliver(store: Store, delivery: Delivery): DeliveryResult {
     let queueId: number | undefined;
     const out = delivery.outbound;
     if (out && out.recipients.length > 0) {
+      const queuedMessageId = delivery.outboundBody
+        ? store.run(
+          "INSERT INTO messages (body, size, created_at) VALUES (?, ?, ?)",
+          delivery.outboundBody,
+          delivery.outboundBody.byteLength,
+          now,
+        ).lastInsertRowid
+        : messageId;
       queueId = store.run(
         "INSERT INTO queue (message_id, sender, created_at) VALUES (?, ?, ?)",
-        messageId,
+        queuedMessageId,
         out.sender,
         now,
       ).lastInsertRowid;

@@ -1,0 +1,81 @@
+/** Shared pieces of the benchmarks: start a Postino server in a temp dir and read its peak RSS. */
+
+const root = new URL("../", import.meta.url).pathname;
+
+/** A server started for a benchmark. */
+export interface BenchServer {
+  pid: number;
+  dataDir: string;
+  ports: Record<string, number>;
+  cli(args: string[], stdin?: string): Promise<void>;
+  /** Peak resident set size so far (VmHWM), in KiB. */
+  peakRssKiB(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts `postino serve` with `args` (listeners on port 0) and waits until it is ready. */
+export async function startBenchServer(args: string[]): Promise<BenchServer> {
+  const dataDir = await Deno.makeTempDir({ prefix: "postino-bench-" });
+  // BENCH_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
+  const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
+  const run = (extra: string[], flags: string[] = []) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", ...flags, `${root}main.ts`, ...extra, "--data", dataDir],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  // Logging at info, as in production; the bound ports are read from these lines.
+  const child = run(["serve", "--log-format", "json", "--log-level", "info", ...args], denoFlags)
+    .spawn();
+  child.stdin.close();
+  const ports: Record<string, number> = {};
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`server exited early:\n${buffered}`);
+    buffered += value;
+    let nl;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const rec = JSON.parse(line);
+      if (rec.properties?.listener && rec.properties?.address) {
+        ports[rec.properties.listener] = Number(rec.properties.address.split(":").pop());
+      }
+      if (String(rec.message).includes("ready")) {
+        // Keep draining stderr so the server never blocks on a full pipe.
+        (async () => {
+          while (!(await lines.read()).done) { /* drain */ }
+        })();
+        child.stdout.cancel();
+        return {
+          pid: child.pid,
+          dataDir,
+          ports,
+          async cli(args: string[], stdin?: string) {
+            const c = run(args).spawn();
+            const w = c.stdin.getWriter();
+            if (stdin) await w.write(new TextEncoder().encode(stdin));
+            await w.close();
+            const out = await c.output();
+            if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+          },
+          peakRssKiB() {
+            const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+            return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+          },
+          async stop() {
+            child.kill("SIGTERM");
+            await child.status;
+            await Deno.remove(dataDir, { recursive: true });
+          },
+        };
+      }
+    }
+  }
+  child.kill("SIGKILL");
+  throw new Error("server did not get ready in 30 s");
+}

@@ -1,0 +1,85 @@
+/**
+ * Checks a user's credentials for every protocol: normalises the login name,
+ * verifies the password in constant time, applies the shared
+ * {@link LoginThrottle} and logs failures.
+ */
+import { AddressError, normalizeAddress } from "../address.ts";
+import { log } from "../log.ts";
+import { findUser } from "../store/accounts.ts";
+import type { Store } from "../store/db.ts";
+import { verifyNothing, verifyPassword } from "./password.ts";
+import { LoginThrottle } from "./throttle.ts";
+
+/** A successfully authenticated user. */
+export interface AuthenticatedUser {
+  id: number;
+  address: string;
+}
+
+/** Context of a login attempt, for throttling and logs. */
+export interface LoginAttempt {
+  username: string;
+  password: string;
+  remoteAddress: string;
+  /** "smtp", "pop3", ... */
+  protocol: string;
+  connectionId: string;
+}
+
+const logger = log("auth");
+
+/** Verifies credentials against the store, throttling failures. */
+export class Authenticator {
+  readonly #store: Store;
+  readonly throttle: LoginThrottle;
+  readonly #sleep: (ms: number) => Promise<void>;
+
+  constructor(store: Store, throttle = new LoginThrottle(), sleep = defaultSleep) {
+    this.#store = store;
+    this.throttle = throttle;
+    this.#sleep = sleep;
+  }
+
+  /** The user when the credentials are right; undefined (after the throttle's delay) when not. */
+  async login(attempt: LoginAttempt): Promise<AuthenticatedUser | undefined> {
+    let account = attempt.username.trim();
+    try {
+      account = normalizeAddress(account);
+    } catch (err) {
+      if (!(err instanceof AddressError)) throw err;
+    }
+    const user = findUser(this.#store, account);
+    const ok = user
+      ? await verifyPassword(attempt.password, user.passwordHash)
+      : await verifyNothing(attempt.password);
+    if (ok && user) {
+      this.throttle.recordSuccess(account);
+      logger.info("{id} {protocol} login {user} from {remote}", {
+        id: attempt.connectionId,
+        protocol: attempt.protocol,
+        user: user.address,
+        remote: attempt.remoteAddress,
+      });
+      return { id: user.id, address: user.address };
+    }
+    const failures = this.throttle.recordFailure(attempt.remoteAddress, account);
+    const delay = this.throttle.delayFor(attempt.remoteAddress, account);
+    logger.warn(
+      "{id} {protocol} failed login for {user} from {remote} (failure {failures}, delayed {delay} ms)",
+      {
+        id: attempt.connectionId,
+        protocol: attempt.protocol,
+        user: account,
+        remote: attempt.remoteAddress,
+        failures,
+        delay,
+      },
+    );
+    await this.#sleep(delay);
+    return undefined;
+  }
+}
+
+function defaultSleep(ms: number): Promise<void> {
+  return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}

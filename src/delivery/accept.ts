@@ -1,0 +1,93 @@
+/**
+ * Taking responsibility for a message: split its recipients into local
+ * mailboxes and the outbound queue, add the trace headers, and commit it
+ * durably (through the group commit) before the session may answer 250.
+ */
+import { log } from "../log.ts";
+import type { CommitQueue } from "../store/commit_queue.ts";
+import type { MailboxTarget } from "../store/mailboxes.ts";
+import { receivedHeader, type ReceivedInfo, returnPathHeader } from "../smtp/trace.ts";
+import type { Route } from "./router.ts";
+
+/** An envelope whose recipients have been routed. */
+export interface RoutedEnvelope {
+  /** The reverse-path; "" for the null sender. */
+  sender: string;
+  recipients: { address: string; routes: Route[] }[];
+}
+
+/** What was stored. */
+export interface Accepted {
+  id: string;
+  localCount: number;
+  remoteCount: number;
+}
+
+const logger = log("delivery");
+const encoder = new TextEncoder();
+
+/** A short id for logs and Received headers: time-ordered, random, 16 characters. */
+export function newMessageId(): string {
+  const time = Date.now().toString(36).padStart(9, "0");
+  const rand = Array.from(crypto.getRandomValues(new Uint8Array(5)), (b) => (b % 36).toString(36));
+  return (time + rand.join("")).toUpperCase().slice(0, 16);
+}
+
+/**
+ * Stores the message for all its recipients; resolves once it is durable.
+ * When `headroom` bytes before `content` in its buffer are free, the trace
+ * headers are written there and the message is not copied.
+ */
+export async function acceptMessage(
+  commits: CommitQueue,
+  envelope: RoutedEnvelope,
+  content: Uint8Array,
+  trace: Omit<ReceivedInfo, "recipient" | "id"> & { id?: string; headroom?: number },
+): Promise<Accepted> {
+  const id = trace.id ?? newMessageId();
+  const mailboxes: MailboxTarget[] = [];
+  const remote: string[] = [];
+  for (const r of envelope.recipients) {
+    for (const route of r.routes) {
+      if (route.kind === "local") mailboxes.push({ userId: route.userId });
+      else remote.push(route.address);
+    }
+  }
+  const only = envelope.recipients.length === 1 ? envelope.recipients[0].address : undefined;
+  // Return-Path belongs to final delivery only (RFC 5321 §4.4): the queued copy is the same
+  // bytes without that first line, so one buffer serves both.
+  const returnPath = encoder.encode(mailboxes.length > 0 ? returnPathHeader(envelope.sender) : "");
+  const received = encoder.encode(receivedHeader({ ...trace, id, recipient: only }));
+  const headLength = returnPath.length + received.length;
+  let body: Uint8Array;
+  if (headLength <= (trace.headroom ?? 0)) {
+    body = new Uint8Array(
+      content.buffer,
+      content.byteOffset - headLength,
+      headLength + content.length,
+    );
+  } else {
+    body = new Uint8Array(headLength + content.length);
+    body.set(content, headLength);
+  }
+  body.set(returnPath);
+  body.set(received, returnPath.length);
+  await commits.deliver({
+    body,
+    mailboxes,
+    outbound: remote.length > 0 ? { sender: envelope.sender, recipients: remote } : undefined,
+    outboundBody: mailboxes.length > 0 && remote.length > 0
+      ? body.subarray(returnPath.length)
+      : undefined,
+    internalDate: trace.date,
+  });
+  logger.info("{id} stored from=<{from}> to={to} size={size} local={local} remote={remote}", {
+    id,
+    from: envelope.sender,
+    to: envelope.recipients.map((r) => `<${r.address}>`).join(","),
+    size: body.length,
+    local: mailboxes.length,
+    remote: remote.length,
+  });
+  return { id, localCount: mailboxes.length, remoteCount: remote.length };
+}

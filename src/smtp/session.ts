@@ -1,0 +1,588 @@
+/**
+ * One SMTP session (RFC 5321) on one connection, for the MX listener and
+ * for submission (RFC 6409).
+ *
+ * Invariants:
+ * - The state is data ({@link State}); {@link COMMANDS} says in which states a
+ *   verb is allowed, and the loop checks it before any handler runs.
+ * - AUTH is offered and accepted only over TLS. Submission listeners require
+ *   AUTH before MAIL (530 5.7.0). Unauthenticated clients may only send to
+ *   local domains; nobody relays without AUTH.
+ * - STARTTLS discards pipelined input and resets the session to its
+ *   initial state (RFC 3207 §4.2); the client must EHLO again.
+ * - 250 after DATA/BDAT LAST is written only after the message is durable.
+ * - Bad input gets a reply and the session goes on; after {@link MAX_ERRORS}
+ *   5xx replies, or on an HTTP request line, the session ends.
+ */
+import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
+import type { Config } from "../config.ts";
+import { acceptMessage, newMessageId } from "../delivery/accept.ts";
+import { maySendAs, normalizeRecipient, resolveRecipient, type Route } from "../delivery/router.ts";
+import { log } from "../log.ts";
+import { type Connection, ConnectionShutdown, ConnectionTimeout } from "../net/connection.ts";
+import type { TlsIdentity } from "../net/tls.ts";
+import { isLocalDomain } from "../store/accounts.ts";
+import type { CommitQueue } from "../store/commit_queue.ts";
+import type { Store } from "../store/db.ts";
+import { AUTH_MECHANISMS, authExchange } from "./auth_command.ts";
+import { DataDecoder, HEADROOM, type MessageContent, readDataContent } from "./data.ts";
+import {
+  type MailParams,
+  parseBdatArgs,
+  parseCommand,
+  parseEhloArgs,
+  parseMailCommand,
+  parseRcptCommand,
+} from "./parse.ts";
+import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
+import { receivedProtocol } from "./trace.ts";
+
+/**
+ * connected: before EHLO/HELO; greeted: no transaction; mail: after MAIL;
+ * rcpt: at least one recipient accepted; bdat: between BDAT chunks.
+ */
+export type State = "connected" | "greeted" | "mail" | "rcpt" | "bdat";
+
+/** What the sessions of a server share. */
+export interface SmtpContext {
+  config: Config;
+  store: Store;
+  tls?: TlsIdentity;
+  authenticator: Authenticator;
+  commits: CommitQueue;
+}
+
+/** Which listener the session runs on. */
+export type SmtpRole = "mx" | "submission";
+
+/** Command lines longer than this get 500 (RFC 5321 §4.5.3.1.4 asks for 512 at least). */
+const MAX_COMMAND_LINE = 4096;
+/** RFC 5321 §4.5.3.1.8: at least 100 recipients must be accepted. */
+export const MAX_RECIPIENTS = 100;
+/** 5xx replies after which the session is closed. */
+const MAX_ERRORS = 20;
+/** RFC 5321 §4.5.3.2.7: wait at least 5 minutes for the next command. */
+const COMMAND_TIMEOUT_MS = 5 * 60_000;
+/** RFC 5321 §4.5.3.2.5 gives the client 3 minutes per data block; we wait longer. */
+const DATA_TIMEOUT_MS = 10 * 60_000;
+
+/** Message buffers up to this size are kept for the session's next message. */
+const REUSE_LIMIT = 1024 * 1024;
+
+const ANY: readonly State[] = ["connected", "greeted", "mail", "rcpt", "bdat"];
+const IDLE: readonly State[] = ["connected", "greeted", "mail", "rcpt"];
+const HTTP_VERBS = new Set(["GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "DELETE"]);
+
+interface Transaction {
+  sender: string;
+  params: MailParams;
+  recipients: { address: string; routes: Route[] }[];
+  bdat?: { decoder: DataDecoder; carry: Uint8Array; failed?: SmtpReply };
+}
+
+type Handler = (s: SmtpSession, args: string) => SmtpReply | Promise<SmtpReply>;
+
+/** A reply that has already been written (STARTTLS answers before the handshake). */
+const NO_REPLY: SmtpReply = { code: 0, lines: [] };
+
+let COMMANDS: Record<string, {
+  states: readonly State[];
+  handler: Handler;
+  outOfOrder: (state: State) => SmtpReply;
+}>;
+
+const logger = log("smtp");
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** One SMTP session. Create one per connection and `run()` it. */
+export class SmtpSession {
+  readonly #conn: Connection;
+  readonly #ctx: SmtpContext;
+  readonly #role: SmtpRole;
+  #state: State = "connected";
+  #helo = "";
+  #esmtp = false;
+  #user: AuthenticatedUser | undefined;
+  #tx: Transaction | undefined;
+  #errors = 0;
+  #messages = 0;
+  /** The previous message's buffer, reused for the next one (kept only while small). */
+  #buffer: Uint8Array | undefined;
+
+  constructor(conn: Connection, ctx: SmtpContext, role: SmtpRole) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.#role = role;
+  }
+
+  /** The current state (tests). */
+  get state(): State {
+    return this.#state;
+  }
+
+  /** Runs the session until QUIT, a fatal error, a timeout, shutdown or the peer closing. */
+  async run(): Promise<void> {
+    const conn = this.#conn;
+    const started = Date.now();
+    logger.info("{id} connect from {remote}:{port} to {role}{tls}", {
+      id: conn.id,
+      remote: conn.remoteAddress,
+      port: conn.remotePort,
+      role: this.#role,
+      tls: conn.tls ? ` (${conn.tls.protocol})` : "",
+    });
+    let why = "client closed";
+    try {
+      await this.#send(reply(220, undefined, `${this.#ctx.config.hostname} ESMTP Postino ready`));
+      why = await this.#loop();
+    } catch (err) {
+      why = `error: ${(err as Error)?.message ?? err}`;
+      logger.error("{id} session failed: {error}", {
+        id: conn.id,
+        error: (err as Error)?.stack ?? String(err),
+      });
+      await this.#send(reply(421, "4.3.0", "Internal error, closing connection"));
+    } finally {
+      await conn.close().catch(() => {});
+      logger.info("{id} disconnect from {remote} ({why}; {messages} messages, {ms} ms)", {
+        id: conn.id,
+        remote: conn.remoteAddress,
+        why,
+        messages: this.#messages,
+        ms: Date.now() - started,
+      });
+    }
+  }
+
+  async #loop(): Promise<string> {
+    const conn = this.#conn;
+    for (;;) {
+      conn.idleTimeoutMs = COMMAND_TIMEOUT_MS;
+      let line;
+      try {
+        line = await conn.readLine(MAX_COMMAND_LINE, { betweenCommands: true });
+      } catch (err) {
+        if (err instanceof ConnectionShutdown) {
+          await this.#send(reply(421, "4.3.2", "Server shutting down, try again later"));
+          return "shutdown";
+        }
+        if (err instanceof ConnectionTimeout) {
+          await this.#send(
+            reply(421, "4.4.2", "Timeout waiting for a command, closing connection"),
+          );
+          return "timeout";
+        }
+        throw err;
+      }
+      if (line === null) return "client closed";
+      let r: SmtpReply;
+      if (line.tooLong) {
+        r = reply(500, "5.5.2", "Line too long");
+      } else {
+        let text: string | undefined;
+        try {
+          text = utf8.decode(line.bytes);
+        } catch {
+          r = reply(500, "5.5.2", "Command line is not valid UTF-8");
+        }
+        if (text !== undefined) {
+          const cmd = parseCommand(text);
+          if (HTTP_VERBS.has(cmd.verb) && this.#state === "connected") {
+            // Cross-protocol request (a browser tricked into talking to us): hang up, say nothing.
+            return `HTTP request ${cmd.verb}`;
+          }
+          r = await this.#dispatch(cmd.verb, cmd.args);
+        }
+      }
+      if (r!.code >= 500) this.#errors++;
+      if (r!.code !== NO_REPLY.code) await this.#send(r!);
+      if (r!.close) return r!.code === 221 ? "quit" : `closed after ${r!.code}`;
+      if (this.#errors >= MAX_ERRORS) {
+        await this.#send(reply(421, "4.7.0", "Too many errors, closing connection"));
+        return "too many errors";
+      }
+    }
+  }
+
+  async #dispatch(verb: string, args: string): Promise<SmtpReply> {
+    const command = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined;
+    if (!command) {
+      return reply(
+        500,
+        "5.5.2",
+        verb ? `Command not recognized: ${verb.slice(0, 32)}` : "Empty command",
+      );
+    }
+    if (!command.states.includes(this.#state)) return command.outOfOrder(this.#state);
+    try {
+      return await command.handler(this, args);
+    } catch (err) {
+      if (err instanceof SmtpReplyError) return err.reply;
+      throw err;
+    }
+  }
+
+  #send(r: SmtpReply): Promise<void> {
+    return this.#conn.write(formatReply(r));
+  }
+
+  #reset(): void {
+    this.#tx = undefined;
+    if (this.#state !== "connected") this.#state = "greeted";
+  }
+
+  // --- Commands ---------------------------------------------------------------
+
+  #ehlo(args: string, extended: boolean): SmtpReply {
+    this.#helo = parseEhloArgs(args);
+    this.#esmtp = extended;
+    this.#tx = undefined; // RFC 5321 §4.1.4: EHLO resets the transaction.
+    this.#state = "greeted";
+    const hostname = this.#ctx.config.hostname;
+    if (!extended) return reply(250, undefined, hostname);
+    const lines = [
+      `${hostname} greets ${this.#helo.slice(0, 64)} [${this.#conn.remoteAddress}]`,
+      "PIPELINING",
+      `SIZE ${this.#ctx.config.maxMessageSize}`,
+      "8BITMIME",
+      "SMTPUTF8",
+      "ENHANCEDSTATUSCODES",
+      "CHUNKING",
+    ];
+    if (this.#ctx.tls && !this.#conn.tls) lines.push("STARTTLS");
+    if (this.#conn.tls && !this.#user) lines.push(`AUTH ${AUTH_MECHANISMS.join(" ")}`);
+    lines.push("HELP");
+    return { code: 250, lines };
+  }
+
+  async #startTls(args: string): Promise<SmtpReply> {
+    if (args) return reply(501, "5.5.4", "STARTTLS takes no arguments");
+    if (this.#conn.tls) return reply(503, "5.5.1", "TLS is already active");
+    if (!this.#ctx.tls) return reply(502, "5.5.1", "STARTTLS not available");
+    await this.#send(reply(220, "2.0.0", "Ready to start TLS"));
+    const discarded = await this.#conn.startTls(this.#ctx.tls.context);
+    if (discarded > 0) {
+      // RFC 3207 §4.2 / CVE-2011-0411: nothing sent before the handshake counts.
+      logger.warn("{id} discarded {bytes} bytes pipelined after STARTTLS", {
+        id: this.#conn.id,
+        bytes: discarded,
+      });
+    }
+    const tls = (this.#conn as Connection).tls; // startTls() changed it; TS narrowed it above
+    logger.info("{id} TLS started: {protocol} {cipher}", {
+      id: this.#conn.id,
+      protocol: tls?.protocol,
+      cipher: tls?.cipher,
+    });
+    this.#state = "connected";
+    this.#helo = "";
+    this.#esmtp = false;
+    this.#tx = undefined;
+    this.#user = undefined;
+    return NO_REPLY;
+  }
+
+  async #auth(args: string): Promise<SmtpReply> {
+    if (!this.#conn.tls) return reply(538, "5.7.11", "Encryption required: use STARTTLS first");
+    if (this.#user) return reply(503, "5.5.1", "Already authenticated");
+    const result = await authExchange(
+      this.#conn,
+      args,
+      (username, password) =>
+        this.#ctx.authenticator.login({
+          username,
+          password,
+          remoteAddress: this.#conn.remoteAddress,
+          protocol: "smtp",
+          connectionId: this.#conn.id,
+        }),
+    );
+    if (result.user) this.#user = result.user;
+    return result.reply;
+  }
+
+  #mail(args: string): SmtpReply {
+    if (this.#role === "submission" && !this.#user) {
+      return reply(530, "5.7.0", "Authentication required");
+    }
+    const { from, params } = parseMailCommand(args, { utf8Allowed: true });
+    if (params.body === "BINARYMIME") return reply(555, "5.5.4", "BINARYMIME is not supported");
+    const max = this.#ctx.config.maxMessageSize;
+    if (params.size !== undefined && params.size > max) {
+      return reply(552, "5.3.4", `Message size exceeds fixed maximum message size (${max})`);
+    }
+    const sender = from ? normalizeRecipient(from.local, from.domain) : "";
+    if (this.#user && !maySendAs(this.#ctx.store, this.#user.address, sender)) {
+      return reply(553, "5.7.1", `Sender address <${sender}> not owned by ${this.#user.address}`);
+    }
+    this.#tx = { sender, params, recipients: [] };
+    this.#state = "mail";
+    return reply(250, "2.1.0", "Sender OK");
+  }
+
+  #rcpt(args: string): SmtpReply {
+    const tx = this.#tx!;
+    const { to } = parseRcptCommand(args, { utf8: tx.params.smtputf8 });
+    if (tx.recipients.length >= MAX_RECIPIENTS) {
+      return reply(452, "4.5.3", `Too many recipients (at most ${MAX_RECIPIENTS} per message)`);
+    }
+    const { store, config } = this.#ctx;
+    // RFC 5321 §4.5.1: <Postmaster> without a domain means this server's postmaster.
+    const address = to.domain === ""
+      ? config.postmaster ?? `postmaster@${config.hostname}`
+      : normalizeRecipient(to.local, to.domain);
+    const domain = address.slice(address.lastIndexOf("@") + 1);
+    if (!isLocalDomain(store, domain) && !this.#user) {
+      return reply(554, "5.7.1", `Relay access denied for <${address}>`);
+    }
+    const routes = resolveRecipient(store, address, { postmaster: config.postmaster });
+    if (!routes) return reply(550, "5.1.1", `No such user here: <${address}>`);
+    if (!tx.recipients.some((r) => r.address === address)) tx.recipients.push({ address, routes });
+    this.#state = "rcpt";
+    return reply(250, "2.1.5", "Recipient OK");
+  }
+
+  async #data(args: string): Promise<SmtpReply> {
+    if (args) return reply(501, "5.5.4", "DATA takes no arguments");
+    await this.#send(reply(354, undefined, "End data with <CR><LF>.<CR><LF>"));
+    this.#conn.idleTimeoutMs = DATA_TIMEOUT_MS;
+    const content = await readDataContent(this.#conn, this.#ctx.config.maxMessageSize, {
+      sizeHint: this.#tx!.params.size,
+      reuse: this.#buffer,
+    });
+    if (content === null) {
+      this.#reset();
+      return reply(421, "4.4.2", "Connection closed in DATA");
+    }
+    if (content.violation === "dot-bare-lf") {
+      this.#reset();
+      return {
+        ...reply(
+          521,
+          "5.5.2",
+          'Bare <LF> after "." is not an end of data (RFC 5321 §2.3.8); closing',
+        ),
+        close: true,
+      };
+    }
+    return await this.#finish(content);
+  }
+
+  async #bdat(args: string): Promise<SmtpReply> {
+    let size: number;
+    let last: boolean;
+    try {
+      ({ size, last } = parseBdatArgs(args));
+    } catch (err) {
+      // Without a valid size we cannot find the next command in the stream.
+      if (err instanceof SmtpReplyError) return { ...err.reply, close: true };
+      throw err;
+    }
+    this.#conn.idleTimeoutMs = DATA_TIMEOUT_MS;
+    const tx = this.#tx;
+    if (!tx || (this.#state !== "rcpt" && this.#state !== "bdat")) {
+      await this.#skip(size);
+      return this.#state === "mail"
+        ? reply(554, "5.5.1", "No valid recipients")
+        : reply(503, "5.5.1", this.#state === "connected" ? "Send EHLO first" : "Need MAIL first");
+    }
+    tx.bdat ??= {
+      decoder: new DataDecoder(this.#ctx.config.maxMessageSize, {
+        dotStuffed: false,
+        sizeHint: tx.params.size,
+        reuse: this.#buffer,
+      }),
+      carry: new Uint8Array(),
+    };
+    this.#state = "bdat";
+    const bdat = tx.bdat;
+    let remaining = size;
+    while (remaining > 0) {
+      let view = this.#conn.peek();
+      if (view.length === 0) {
+        if (!await this.#conn.fill()) {
+          this.#reset();
+          return reply(421, "4.4.2", "Connection closed in BDAT");
+        }
+        continue;
+      }
+      view = view.subarray(0, Math.min(view.length, remaining));
+      remaining -= view.length;
+      const input = bdat.carry.length > 0 ? concat(bdat.carry, view) : view;
+      const used = bdat.decoder.feed(input, last && remaining === 0);
+      bdat.carry = input.slice(used);
+      this.#conn.consume(view.length);
+    }
+    if (!last) return reply(250, "2.0.0", `${size} octets received`);
+    if (bdat.carry.length > 0) bdat.decoder.feed(bdat.carry, true);
+    return await this.#finish(bdat.decoder.result());
+  }
+
+  async #skip(size: number): Promise<void> {
+    let remaining = size;
+    while (remaining > 0) {
+      const n = Math.min(this.#conn.peek().length, remaining);
+      this.#conn.consume(n);
+      remaining -= n;
+      if (remaining > 0 && !await this.#conn.fill()) return;
+    }
+  }
+
+  /** Ends a transaction whose content has been read: refuse it or store it. */
+  async #finish(content: MessageContent): Promise<SmtpReply> {
+    const tx = this.#tx!;
+    this.#reset();
+    const buffer = new Uint8Array(content.bytes.buffer);
+    this.#buffer = buffer.length <= REUSE_LIMIT ? buffer : undefined;
+    if (content.tooBig) {
+      const max = this.#ctx.config.maxMessageSize;
+      return reply(552, "5.3.4", `Message size exceeds fixed maximum message size (${max})`);
+    }
+    if (content.violation) {
+      logger.warn("{id} refused a message with {violation} from {remote}", {
+        id: this.#conn.id,
+        violation: content.violation,
+        remote: this.#conn.remoteAddress,
+      });
+      return reply(
+        550,
+        "5.6.0",
+        "Message refused: bare CR or LF next to a line end (SMTP smuggling)",
+      );
+    }
+    const id = newMessageId();
+    try {
+      await acceptMessage(this.#ctx.commits, tx, content.bytes, {
+        id,
+        headroom: HEADROOM,
+        helo: this.#helo,
+        remoteAddress: this.#conn.remoteAddress,
+        hostname: this.#ctx.config.hostname,
+        protocol: receivedProtocol({
+          esmtp: this.#esmtp,
+          tls: this.#conn.tls !== undefined,
+          auth: this.#user !== undefined,
+          utf8: tx.params.smtputf8,
+        }),
+        tls: this.#conn.tls,
+        date: new Date(),
+      });
+    } catch (err) {
+      logger.error("{id} could not store message {msg}: {error}", {
+        id: this.#conn.id,
+        msg: id,
+        error: (err as Error)?.stack ?? String(err),
+      });
+      return reply(451, "4.3.0", "Temporary failure storing the message, try again later");
+    }
+    this.#messages++;
+    logger.info("{id} accepted {msg} from=<{from}> rcpts={count} size={size}{tls}{user}", {
+      id: this.#conn.id,
+      msg: id,
+      from: tx.sender,
+      count: tx.recipients.length,
+      size: content.size,
+      tls: this.#conn.tls ? ` tls=${this.#conn.tls.protocol}` : "",
+      user: this.#user ? ` user=${this.#user.address}` : "",
+    });
+    return reply(250, "2.0.0", `OK: queued as ${id}`);
+  }
+
+  static #help(): SmtpReply {
+    return {
+      code: 214,
+      enhanced: "2.0.0",
+      lines: [
+        "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+        "See RFC 5321",
+      ],
+    };
+  }
+
+  static {
+    const seq = (text: string) => () => reply(503, "5.5.1", text);
+    const beforeHelo = (state: State) =>
+      reply(503, "5.5.1", state === "connected" ? "Send EHLO first" : "Bad sequence of commands");
+    COMMANDS = {
+      EHLO: {
+        states: IDLE,
+        handler: (s, a) => s.#ehlo(a, true),
+        outOfOrder: seq("Finish BDAT first"),
+      },
+      HELO: {
+        states: IDLE,
+        handler: (s, a) => s.#ehlo(a, false),
+        outOfOrder: seq("Finish BDAT first"),
+      },
+      STARTTLS: {
+        states: ["connected", "greeted"],
+        handler: (s, a) => s.#startTls(a),
+        outOfOrder: seq("STARTTLS not allowed during a mail transaction"),
+      },
+      AUTH: {
+        states: ["greeted"],
+        handler: (s, a) => s.#auth(a),
+        outOfOrder: (state) =>
+          state === "connected"
+            ? beforeHelo(state)
+            : reply(503, "5.5.1", "AUTH not allowed during a mail transaction"),
+      },
+      MAIL: {
+        states: ["greeted"],
+        handler: (s, a) => s.#mail(a),
+        outOfOrder: (state) =>
+          state === "connected" ? beforeHelo(state) : reply(503, "5.5.1", "Nested MAIL command"),
+      },
+      RCPT: {
+        states: ["mail", "rcpt"],
+        handler: (s, a) => s.#rcpt(a),
+        outOfOrder: (state) =>
+          state === "connected" ? beforeHelo(state) : reply(503, "5.5.1", "Need MAIL first"),
+      },
+      DATA: {
+        states: ["rcpt"],
+        handler: (s, a) => s.#data(a),
+        outOfOrder: (state) =>
+          state === "mail"
+            ? reply(554, "5.5.1", "No valid recipients")
+            : state === "bdat"
+            ? reply(503, "5.5.1", "DATA not allowed after BDAT")
+            : state === "connected"
+            ? beforeHelo(state)
+            : reply(503, "5.5.1", "Need MAIL first"),
+      },
+      // BDAT checks its state itself: the chunk must be read even when it is refused.
+      BDAT: { states: ANY, handler: (s, a) => s.#bdat(a), outOfOrder: seq("") },
+      RSET: {
+        states: ANY,
+        handler: (s) => {
+          s.#reset();
+          return reply(250, "2.0.0", "Reset OK");
+        },
+        outOfOrder: seq(""),
+      },
+      NOOP: { states: ANY, handler: () => reply(250, "2.0.0", "OK"), outOfOrder: seq("") },
+      QUIT: {
+        states: ANY,
+        handler: () => ({ ...reply(221, "2.0.0", "Bye"), close: true }),
+        outOfOrder: seq(""),
+      },
+      VRFY: { states: IDLE, handler: vrfy, outOfOrder: seq("Finish BDAT first") },
+      EXPN: { states: IDLE, handler: vrfy, outOfOrder: seq("Finish BDAT first") },
+      HELP: { states: ANY, handler: () => SmtpSession.#help(), outOfOrder: seq("") },
+    };
+  }
+}
+
+/** RFC 5321 §3.5.3: 252 neither confirms nor denies, so VRFY reveals no user. */
+function vrfy(_s: SmtpSession, args: string): SmtpReply {
+  if (!args) return reply(501, "5.5.4", "Argument required");
+  return reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
