@@ -87,7 +87,9 @@ try {
   const total = counts.reduce((a, b) => a + b, 0);
   console.log(
     `smtp_load connections=${connections} messages=${total} size=${size} ` +
-      `${(total / seconds).toFixed(0)} msgs/s ${((total * size) / seconds / 1e6).toFixed(1)} MB/s ` +
+      `${(total / seconds).toFixed(0)} msgs/s ${
+        ((total * size) / seconds / 1e6).toFixed(1)
+      } MB/s ` +
       `peak_rss=${Math.round(server.peakRssKiB() / 1024)} MB`,
   );
 } finally {

@@ -128,6 +128,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     }
   } catch (err) {
     await closeAll(0);
+    await services.commits.close();
     throw err;
   }
   return {
@@ -135,6 +136,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     address: (name) => listeners.find((l) => l.name === name)?.address,
     close: async (graceMs = 10_000) => {
       await closeAll(graceMs);
+      await services.commits.close(); // every acknowledged message is on disk before we return
     },
   };
 }

@@ -3,7 +3,6 @@
  * mailboxes and the outbound queue, add the trace headers, and commit it
  * durably (through the group commit) before the session may answer 250.
  */
-import { log } from "../log.ts";
 import type { CommitQueue } from "../store/commit_queue.ts";
 import type { MailboxTarget } from "../store/mailboxes.ts";
 import { receivedHeader, type ReceivedInfo, returnPathHeader } from "../smtp/trace.ts";
@@ -21,9 +20,10 @@ export interface Accepted {
   id: string;
   localCount: number;
   remoteCount: number;
+  /** The stored bytes, handed back so their buffer can be reused (see CommitQueue). */
+  body: Uint8Array;
 }
 
-const logger = log("delivery");
 const encoder = new TextEncoder();
 
 /** A short id for logs and Received headers: time-ordered, random, 16 characters. */
@@ -72,22 +72,12 @@ export async function acceptMessage(
   }
   body.set(returnPath);
   body.set(received, returnPath.length);
-  await commits.deliver({
+  const committed = await commits.deliver({
     body,
     mailboxes,
     outbound: remote.length > 0 ? { sender: envelope.sender, recipients: remote } : undefined,
-    outboundBody: mailboxes.length > 0 && remote.length > 0
-      ? body.subarray(returnPath.length)
-      : undefined,
+    outboundOffset: returnPath.length,
     internalDate: trace.date,
   });
-  logger.info("{id} stored from=<{from}> to={to} size={size} local={local} remote={remote}", {
-    id,
-    from: envelope.sender,
-    to: envelope.recipients.map((r) => `<${r.address}>`).join(","),
-    size: body.length,
-    local: mailboxes.length,
-    remote: remote.length,
-  });
-  return { id, localCount: mailboxes.length, remoteCount: remote.length };
+  return { id, localCount: mailboxes.length, remoteCount: remote.length, body: committed.body };
 }

@@ -16,7 +16,7 @@
  */
 import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
 import type { Config } from "../config.ts";
-import { acceptMessage, newMessageId } from "../delivery/accept.ts";
+import { type Accepted, acceptMessage, newMessageId } from "../delivery/accept.ts";
 import { maySendAs, normalizeRecipient, resolveRecipient, type Route } from "../delivery/router.ts";
 import { log } from "../log.ts";
 import { type Connection, ConnectionShutdown, ConnectionTimeout } from "../net/connection.ts";
@@ -432,8 +432,7 @@ export class SmtpSession {
   async #finish(content: MessageContent): Promise<SmtpReply> {
     const tx = this.#tx!;
     this.#reset();
-    const buffer = new Uint8Array(content.bytes.buffer);
-    this.#buffer = buffer.length <= REUSE_LIMIT ? buffer : undefined;
+    this.#buffer = undefined; // the buffer moves to the store's writer and comes back with the answer
     if (content.tooBig) {
       const max = this.#ctx.config.maxMessageSize;
       return reply(552, "5.3.4", `Message size exceeds fixed maximum message size (${max})`);
@@ -451,8 +450,9 @@ export class SmtpSession {
       );
     }
     const id = newMessageId();
+    let accepted: Accepted;
     try {
-      await acceptMessage(this.#ctx.commits, tx, content.bytes, {
+      accepted = await acceptMessage(this.#ctx.commits, tx, content.bytes, {
         id,
         headroom: HEADROOM,
         helo: this.#helo,
@@ -467,6 +467,8 @@ export class SmtpSession {
         tls: this.#conn.tls,
         date: new Date(),
       });
+      const buffer = accepted.body.buffer;
+      if (buffer.byteLength <= REUSE_LIMIT) this.#buffer = new Uint8Array(buffer);
     } catch (err) {
       logger.error("{id} could not store message {msg}: {error}", {
         id: this.#conn.id,
@@ -476,15 +478,20 @@ export class SmtpSession {
       return reply(451, "4.3.0", "Temporary failure storing the message, try again later");
     }
     this.#messages++;
-    logger.info("{id} accepted {msg} from=<{from}> rcpts={count} size={size}{tls}{user}", {
-      id: this.#conn.id,
-      msg: id,
-      from: tx.sender,
-      count: tx.recipients.length,
-      size: content.size,
-      tls: this.#conn.tls ? ` tls=${this.#conn.tls.protocol}` : "",
-      user: this.#user ? ` user=${this.#user.address}` : "",
-    });
+    logger.info(
+      "{id} accepted {msg} from=<{from}> to={to} size={size} local={local} remote={remote}{tls}{user}",
+      {
+        id: this.#conn.id,
+        msg: id,
+        from: tx.sender,
+        to: tx.recipients.map((r) => `<${r.address}>`).join(","),
+        size: content.size,
+        local: accepted.localCount,
+        remote: accepted.remoteCount,
+        tls: this.#conn.tls ? ` tls=${this.#conn.tls.protocol}` : "",
+        user: this.#user ? ` user=${this.#user.address}` : "",
+      },
+    );
     return reply(250, "2.0.0", `OK: queued as ${id}`);
   }
 

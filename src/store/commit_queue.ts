@@ -1,67 +1,179 @@
 /**
- * Group commit: deliveries that arrive in the same turn of the event loop are
- * written in one transaction, so one fsync makes many messages durable
- * (SQLite with synchronous=FULL manages about 1k commits/s here, far more
- * messages/s in batches). Each delivery runs in its own savepoint, so one
- * that fails does not take the others with it. A promise resolves only after
- * the commit that contains its delivery has returned, that is, on disk.
+ * Group commit on a writer thread. Deliveries are handed to a worker
+ * (commit_worker.ts) that owns a second connection to the store; while it
+ * commits one batch, the next one gathers here, so one fsync makes many
+ * messages durable and the event loop never waits for the disk. A promise
+ * resolves only after the commit that holds its delivery has returned, that
+ * is, on disk (synchronous=FULL). Each delivery has its own savepoint, so one
+ * that fails does not take the others with it.
+ *
+ * A body's buffer is moved to the writer, not copied, and comes back with
+ * the answer: {@link CommitQueue.deliver} resolves with a view of the same
+ * bytes, so a session can reuse its buffer and a busy server makes no
+ * garbage per message. The caller must not touch the body while it waits.
  */
 import { setImmediate } from "node:timers";
+import type { Outcome } from "./commit_worker.ts";
 import type { Store } from "./db.ts";
-import { deliver, type Delivery, type DeliveryResult } from "./mailboxes.ts";
+import type { Delivery, DeliveryResult } from "./mailboxes.ts";
+
+/** A stored delivery, with its body handed back. */
+export interface Committed extends DeliveryResult {
+  body: Uint8Array;
+}
 
 interface Pending {
   delivery: Delivery;
-  resolve: (r: DeliveryResult) => void;
+  /** Where the body sits in its buffer, recorded before the buffer moves. */
+  offset?: number;
+  length?: number;
+  resolve: (r: Committed) => void;
   reject: (err: unknown) => void;
 }
 
-/** Batches deliveries into shared transactions. */
-export class CommitQueue {
-  readonly #store: Store;
-  #pending: Pending[] = [];
-  #scheduled = false;
+/** Raised for a delivery the writer could not store. */
+export class CommitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CommitError";
+  }
+}
 
+/** Batches deliveries into shared transactions on a writer thread. */
+export class CommitQueue {
+  readonly #path: string;
+  #worker: Worker | undefined;
+  #opened: Promise<void> | undefined;
+  #pending: Pending[] = [];
+  #inFlight: Pending[] | undefined;
+  #scheduled = false;
+  #nextId = 0;
+  #idle: (() => void)[] = [];
+  #openWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  #closedWaiter: (() => void) | undefined;
+
+  /** Deliveries go to the same SQLite file as `store`. */
   constructor(store: Store) {
-    this.#store = store;
+    this.#path = store.path;
   }
 
   /** Stores a delivery; resolves once it is durable. */
-  deliver(delivery: Delivery): Promise<DeliveryResult> {
+  deliver(delivery: Delivery): Promise<Committed> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ delivery, resolve, reject });
-      if (!this.#scheduled) {
+      if (!this.#scheduled && !this.#inFlight) {
         this.#scheduled = true;
-        // After the I/O callbacks of this turn, so every session that finished DATA joins in.
-        setTimeout(() => this.#flush(), 1);
+        // After this turn's I/O callbacks, so every session that just finished joins in.
+        setImmediate(() => this.#send());
       }
     });
   }
 
-  #flush(): void {
+  #start(): Promise<void> {
+    this.#worker = new Worker(new URL("./commit_worker.ts", import.meta.url), { type: "module" });
+    this.#worker.onmessage = (event) => this.#onMessage(event.data);
+    this.#worker.onerror = (event) => {
+      event.preventDefault();
+      this.#fail(new CommitError(`Store writer crashed: ${event.message}`));
+    };
+    return new Promise<void>((resolve, reject) => {
+      this.#openWaiter = { resolve, reject };
+      this.#worker!.postMessage({ type: "open", path: this.#path });
+    });
+  }
+
+  async #send(): Promise<void> {
+    this.#scheduled = false;
+    if (this.#inFlight || this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    this.#scheduled = false;
-    const outcomes: ({ ok: true; result: DeliveryResult } | { ok: false; error: unknown })[] = [];
+    this.#inFlight = batch;
     try {
-      this.#store.transaction(() => {
-        for (const p of batch) {
-          try {
-            outcomes.push({ ok: true, result: deliver(this.#store, p.delivery) });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      });
-    } catch (error) {
-      // The commit itself failed (disk full, I/O error): nothing in the batch is stored.
-      for (const p of batch) p.reject(error);
+      await (this.#opened ??= this.#start());
+    } catch (err) {
+      this.#opened = undefined;
+      this.#finish(batch.map(() => ({ ok: false, error: (err as Error).message })));
       return;
     }
+    const deliveries = batch.map((p) => p.delivery);
+    const buffers = [...new Set(deliveries.map((d) => d.body.buffer as ArrayBuffer))];
+    if (buffers.length < deliveries.length) {
+      // Two bodies on one buffer cannot both come back; give each its own.
+      for (const d of deliveries) d.body = d.body.slice();
+      buffers.splice(0, buffers.length, ...deliveries.map((d) => d.body.buffer as ArrayBuffer));
+    }
+    for (const p of batch) {
+      p.offset = p.delivery.body.byteOffset;
+      p.length = p.delivery.body.length;
+    }
+    this.#worker!.postMessage({ type: "batch", id: ++this.#nextId, deliveries }, buffers);
+  }
+
+  #onMessage(msg: {
+    type: string;
+    id?: number;
+    outcomes?: Outcome[];
+    error?: string;
+    buffers?: ArrayBuffer[];
+  }): void {
+    switch (msg.type) {
+      case "opened":
+        this.#openWaiter?.resolve();
+        break;
+      case "failed":
+        if (msg.id === undefined) this.#openWaiter?.reject(new CommitError(msg.error!));
+        else {
+          this.#finish(this.#inFlight!.map(() => ({ ok: false, error: msg.error! })), msg.buffers);
+        }
+        break;
+      case "done":
+        this.#finish(msg.outcomes!, msg.buffers);
+        break;
+      case "closed":
+        this.#worker?.terminate();
+        this.#worker = undefined;
+        this.#opened = undefined;
+        this.#closedWaiter?.();
+        break;
+    }
+  }
+
+  #finish(outcomes: Outcome[], buffers: ArrayBuffer[] = []): void {
+    const batch = this.#inFlight ?? [];
+    this.#inFlight = undefined;
     batch.forEach((p, i) => {
       const o = outcomes[i];
-      if (o.ok) p.resolve(o.result);
-      else p.reject(o.error);
+      const back = buffers[i];
+      if (back) {
+        // The same bytes, now on the buffer that came back (the old view is detached).
+        p.delivery.body = new Uint8Array(back, p.offset, p.length);
+      }
+      if (o?.ok) p.resolve({ ...o.result, body: p.delivery.body });
+      else p.reject(new CommitError(o?.error ?? "Delivery lost"));
     });
+    if (this.#pending.length > 0) this.#send();
+    else this.#idle.splice(0).forEach((resolve) => resolve());
+  }
+
+  #fail(err: Error): void {
+    this.#openWaiter?.reject(err);
+    const batch = this.#inFlight ?? [];
+    this.#inFlight = undefined;
+    for (const p of batch) p.reject(err);
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#opened = undefined; // the next batch starts a new writer
+    if (this.#pending.length > 0) this.#send();
+  }
+
+  /** Waits for every pending delivery, then stops the writer. */
+  async close(): Promise<void> {
+    while (this.#inFlight || this.#pending.length > 0 || this.#scheduled) {
+      await new Promise<void>((resolve) => this.#idle.push(resolve));
+    }
+    if (!this.#worker) return;
+    const closed = new Promise<void>((resolve) => this.#closedWaiter = resolve);
+    this.#worker.postMessage({ type: "close" });
+    await closed;
   }
 }

@@ -35,10 +35,10 @@ export interface Delivery {
   /** Remote recipients, queued for the outbound runner with the envelope sender ("" for <>). */
   outbound?: { sender: string; recipients: string[] };
   /**
-   * The bytes to queue when they differ from `body` (a local copy carries
-   * Return-Path, which the queued copy must not). @default body
+   * Where the queued copy starts in `body` when it differs (a local copy
+   * starts with Return-Path, which the queued copy must not have). @default 0
    */
-  outboundBody?: Uint8Array;
+  outboundOffset?: number;
   /** @default now */
   internalDate?: Date;
 }
@@ -122,11 +122,12 @@ export function deliver(store: Store, delivery: Delivery): DeliveryResult {
     let queueId: number | undefined;
     const out = delivery.outbound;
     if (out && out.recipients.length > 0) {
-      const queuedMessageId = delivery.outboundBody
+      const offset = delivery.outboundOffset ?? 0;
+      const queuedMessageId = offset > 0 && entries.length > 0
         ? store.run(
           "INSERT INTO messages (body, size, created_at) VALUES (?, ?, ?)",
-          delivery.outboundBody,
-          delivery.outboundBody.byteLength,
+          delivery.body.subarray(offset),
+          delivery.body.byteLength - offset,
           now,
         ).lastInsertRowid
         : messageId;
