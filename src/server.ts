@@ -19,6 +19,8 @@ import type { Connection } from "./net/connection.ts";
 import type { TlsIdentity } from "./net/tls.ts";
 import { formatReply, reply } from "./smtp/reply.ts";
 import { SmtpSession } from "./smtp/session.ts";
+import { MaildropLocks } from "./pop3/locks.ts";
+import { Pop3Session } from "./pop3/session.ts";
 import { CommitQueue } from "./store/commit_queue.ts";
 import type { Store } from "./store/db.ts";
 
@@ -33,6 +35,7 @@ export interface ServerContext {
 export interface ServerServices extends ServerContext {
   authenticator: Authenticator;
   commits: CommitQueue;
+  locks: MaildropLocks;
 }
 
 /** How a listener's sessions are made. */
@@ -55,11 +58,22 @@ const smtp = (role: "mx" | "submission", implicitTls: boolean): Protocol => ({
   refuse: refuseSmtp,
 });
 
+const pop3 = (implicitTls: boolean): Protocol => ({
+  implicitTls,
+  create: (services) => (conn) => new Pop3Session(conn, services).run(),
+  refuse: async (conn, reason) => {
+    await conn.write(`-ERR [SYS/TEMP] ${reason}\r\n`);
+    await conn.close();
+  },
+});
+
 /** The protocols this build serves, by listener name. */
 const PROTOCOLS: Partial<Record<ListenerName, Protocol>> = {
   smtp: smtp("mx", false),
   submission: smtp("submission", false),
   submissions: smtp("submission", true),
+  pop3: pop3(false),
+  pop3s: pop3(true),
 };
 
 /** Raised when the server cannot start (a port in use, TLS missing for an implicit-TLS listener). */
@@ -87,6 +101,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     ...ctx,
     authenticator: new Authenticator(ctx.store),
     commits: new CommitQueue(ctx.store),
+    locks: new MaildropLocks(),
   };
   const limits = new ConnectionLimits();
   const listeners: Listener[] = [];

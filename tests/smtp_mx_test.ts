@@ -8,6 +8,8 @@ import { openStore, type Store, storePath } from "../src/store/db.ts";
 import { type RunningPostino, startPostino } from "./support/server.ts";
 
 const CLIENT_PY = new URL("./support/smtp_client.py", import.meta.url).pathname;
+/** The real interpreter behind `python3` (a version manager's shim costs a third of a second). */
+let python: Promise<string> | undefined;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -51,7 +53,11 @@ async function run(cmd: string, args: string[], stdin?: Uint8Array | string, tim
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   try {
     const out = await child.output();
-    return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -73,7 +79,9 @@ interface SmtplibResult {
 /** Sends through Python's smtplib (tests/support/smtp_client.py). */
 async function smtplib(job: Record<string, unknown>): Promise<SmtplibResult> {
   const { message, ...rest } = job;
-  const body = message === undefined ? undefined : typeof message === "string"
+  const body = message === undefined
+    ? undefined
+    : typeof message === "string"
     ? encoder.encode(message)
     : message as Uint8Array;
   const full = {
@@ -81,7 +89,10 @@ async function smtplib(job: Record<string, unknown>): Promise<SmtplibResult> {
     ...rest,
     ...(body ? { message_b64: btoa(String.fromCharCode(...body)) } : {}),
   };
-  const r = await run("python3", [CLIENT_PY], JSON.stringify(full));
+  python ??= run("python3", ["-c", "import sys; print(sys.executable)"]).then((r) =>
+    r.stdout.trim() || "python3"
+  );
+  const r = await run(await python, [CLIENT_PY], JSON.stringify(full));
   assert.equal(r.code, 0, `smtp_client.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -140,7 +151,12 @@ Deno.test("MX listener delivers mail from real clients into local mailboxes", as
   await t.step("smtplib delivers to a local user with Return-Path and Received", async () => {
     const message = "From: sender@remote.example\r\nTo: alice@localhost\r\n" +
       "Subject: hello\r\n\r\nHello Alice.\r\n";
-    const r = await smtplib({ ...mx, sender: "sender@remote.example", recipients: ["alice@localhost"], message });
+    const r = await smtplib({
+      ...mx,
+      sender: "sender@remote.example",
+      recipients: ["alice@localhost"],
+      message,
+    });
     assert.deepEqual(r.error, undefined);
     assert.deepEqual(r.refused, {});
     for (const ext of ["pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes"]) {
@@ -173,7 +189,8 @@ Deno.test("MX listener delivers mail from real clients into local mailboxes", as
     const [version, cipher] = r.tls!;
     const { trace, rest } = splitTrace(newest(server, "bob@localhost", before));
     assert.ok(
-      trace.includes(`with ESMTPS id`) && trace.includes(`(using ${version} with cipher ${cipher})`),
+      trace.includes(`with ESMTPS id`) &&
+        trace.includes(`(using ${version} with cipher ${cipher})`),
       trace,
     );
     assert.deepEqual(rest, bytesOf(message));
@@ -376,7 +393,12 @@ Deno.test("MX listener delivers mail from real clients into local mailboxes", as
     const message = bytesOf(
       "Subject: dots\r\n\r\n.\r\n..\r\n.hidden\r\n. space\r\n...three\r\nend.\r\n.",
     );
-    const r = await smtplib({ ...mx, sender: "s@remote.example", recipients: ["bob@localhost"], message });
+    const r = await smtplib({
+      ...mx,
+      sender: "s@remote.example",
+      recipients: ["bob@localhost"],
+      message,
+    });
     assert.equal(r.ok, true, JSON.stringify(r.error));
     const { rest } = splitTrace(newest(server, "bob@localhost", before));
     // smtplib ends a message that lacks a final CRLF with one.
@@ -421,6 +443,25 @@ Deno.test("MX listener delivers mail from real clients into local mailboxes", as
     const body = decoder.decode(newest(server, "alice@localhost", before));
     assert.match(body, /\(using TLSv1\.[23] with cipher /);
     assert.match(body, /\r\nSubject: openssl\r\n\r\nvia openssl\r\n$/);
+  });
+
+  await t.step("each connection logs its open, accepted messages and close with one id", () => {
+    const entries = server.entries();
+    const accepted = entries.filter((e) => /accepted/.test(e.message) && e.properties.msg);
+    assert.ok(accepted.length >= 10, `${accepted.length} accepted lines`);
+    for (const a of accepted) {
+      // Queue id, sender, recipients and size are in the line (property names may change).
+      const { id, msg, from, size } = a.properties;
+      assert.match(String(msg), /^[0-9A-Z]+$/);
+      assert.equal(typeof from, "string");
+      assert.ok(Number(size) > 0, JSON.stringify(a.properties));
+      assert.match(a.message, /@localhost|@example\.com/, "the recipients are named");
+      const mine = entries.filter((e) => e.properties.id === id).map((e) => e.message);
+      assert.equal(mine.filter((m) => m.includes("connect from") && !m.includes("dis")).length, 1);
+      assert.equal(mine.filter((m) => m.includes("disconnect from")).length, 1);
+    }
+    const tls = accepted.filter((a) => String(a.properties.tls ?? "").includes("TLS"));
+    assert.ok(tls.length >= 3, "accepted lines name TLS when it was used");
   });
 
   await t.step("the server still runs and stops with exit status 0", async () => {

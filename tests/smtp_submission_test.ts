@@ -8,6 +8,8 @@ import { openStore, type Store, storePath } from "../src/store/db.ts";
 import { type RunningPostino, startPostino } from "./support/server.ts";
 
 const CLIENT_PY = new URL("./support/smtp_client.py", import.meta.url).pathname;
+/** The real interpreter behind `python3` (a version manager's shim costs a third of a second). */
+let python: Promise<string> | undefined;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -58,7 +60,11 @@ async function run(cmd: string, args: string[], stdin?: string, timeoutMs = 30_0
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   try {
     const out = await child.output();
-    return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+    return {
+      code: out.code,
+      stdout: decoder.decode(out.stdout),
+      stderr: decoder.decode(out.stderr),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -80,7 +86,10 @@ async function smtplib(job: Record<string, unknown>): Promise<SmtplibResult> {
     ...rest,
     ...(message === undefined ? {} : { message_b64: btoa(message as string) }),
   };
-  const r = await run("python3", [CLIENT_PY], JSON.stringify(full));
+  python ??= run("python3", ["-c", "import sys; print(sys.executable)"]).then((r) =>
+    r.stdout.trim() || "python3"
+  );
+  const r = await run(await python, [CLIENT_PY], JSON.stringify(full));
   assert.equal(r.code, 0, `smtp_client.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
 }
@@ -129,24 +138,32 @@ Deno.test("submission listeners require TLS and AUTH and accept real clients", a
   const submissions = server.addresses.submissions.port;
   const mx = server.addresses.smtp.port;
 
-  await t.step("submission offers no AUTH before STARTTLS and refuses MAIL without it", async () => {
-    const login = await smtplib({ port: submission, security: "plain", ...ALICE });
-    assert.ok(login.ehlo?.includes("starttls"));
-    assert.ok(!login.ehlo?.includes("auth"), `AUTH offered in plaintext: ${login.ehlo}`);
-    assert.equal(login.error?.type, "SMTPNotSupportedError");
-    const forced = await smtplib({ port: submission, security: "plain", ...ALICE, mechanism: "PLAIN" });
-    assert.equal(forced.error?.code, 538, JSON.stringify(forced.error));
-    const mail = await smtplib({
-      port: submission,
-      security: "plain",
-      sender: "alice@localhost",
-      recipients: ["bob@localhost"],
-      message: MESSAGE,
-    });
-    assert.equal(mail.error?.type, "SMTPSenderRefused");
-    assert.equal(mail.error?.code, 530);
-    assert.match(mail.error?.message ?? "", /^5\.7\.0 /);
-  });
+  await t.step(
+    "submission offers no AUTH before STARTTLS and refuses MAIL without it",
+    async () => {
+      const login = await smtplib({ port: submission, security: "plain", ...ALICE });
+      assert.ok(login.ehlo?.includes("starttls"));
+      assert.ok(!login.ehlo?.includes("auth"), `AUTH offered in plaintext: ${login.ehlo}`);
+      assert.equal(login.error?.type, "SMTPNotSupportedError");
+      const forced = await smtplib({
+        port: submission,
+        security: "plain",
+        ...ALICE,
+        mechanism: "PLAIN",
+      });
+      assert.equal(forced.error?.code, 538, JSON.stringify(forced.error));
+      const mail = await smtplib({
+        port: submission,
+        security: "plain",
+        sender: "alice@localhost",
+        recipients: ["bob@localhost"],
+        message: MESSAGE,
+      });
+      assert.equal(mail.error?.type, "SMTPSenderRefused");
+      assert.equal(mail.error?.code, 530);
+      assert.match(mail.error?.message ?? "", /^5\.7\.0 /);
+    },
+  );
 
   await t.step("submission after STARTTLS still wants AUTH before MAIL", async () => {
     const r = await smtplib({
@@ -342,25 +359,28 @@ Deno.test("submission listeners require TLS and AUTH and accept real clients", a
     }
   });
 
-  await t.step("relay to a remote domain after AUTH lands in the queue, not a mailbox", async () => {
-    const entries = count(server, "mailbox_entries");
-    const r = await smtplib({
-      port: submission,
-      security: "starttls",
-      ...ALICE,
-      sender: "alice@localhost",
-      recipients: ["friend@remote.example"],
-      message: MESSAGE,
-    });
-    assert.equal(r.ok, true, JSON.stringify(r.error));
-    assert.equal(count(server, "mailbox_entries"), entries);
-    const [q] = queued(server, "friend@remote.example");
-    assert.equal(q.sender, "alice@localhost");
-    assert.equal(q.status, "pending");
-    assert.match(q.body, /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test/);
-    assert.doesNotMatch(q.body, /Return-Path:/, "Return-Path is for final delivery only");
-    assert.ok(q.body.endsWith(`\r\n${MESSAGE}`));
-  });
+  await t.step(
+    "relay to a remote domain after AUTH lands in the queue, not a mailbox",
+    async () => {
+      const entries = count(server, "mailbox_entries");
+      const r = await smtplib({
+        port: submission,
+        security: "starttls",
+        ...ALICE,
+        sender: "alice@localhost",
+        recipients: ["friend@remote.example"],
+        message: MESSAGE,
+      });
+      assert.equal(r.ok, true, JSON.stringify(r.error));
+      assert.equal(count(server, "mailbox_entries"), entries);
+      const [q] = queued(server, "friend@remote.example");
+      assert.equal(q.sender, "alice@localhost");
+      assert.equal(q.status, "pending");
+      assert.match(q.body, /^Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.test/);
+      assert.doesNotMatch(q.body, /Return-Path:/, "Return-Path is for final delivery only");
+      assert.ok(q.body.endsWith(`\r\n${MESSAGE}`));
+    },
+  );
 
   await t.step("a local and a remote recipient: one stored copy, one queued copy", async () => {
     const messages = count(server, "messages");
@@ -394,9 +414,12 @@ Deno.test("submission listeners require TLS and AUTH and accept real clients", a
       message: MESSAGE,
     });
     assert.ok(!r.ehlo?.includes("auth"));
-    assert.equal((r.error as { recipients?: Record<string, [number]> })?.recipients?.[
-      "friend@remote.example"
-    ]?.[0], 554);
+    assert.equal(
+      (r.error as { recipients?: Record<string, [number]> })?.recipients?.[
+        "friend@remote.example"
+      ]?.[0],
+      554,
+    );
   });
 
   await t.step("the server stops with exit status 0 and logged no errors", async () => {

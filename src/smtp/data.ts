@@ -88,6 +88,11 @@ export class DataDecoder {
     return this.#done;
   }
 
+  /** True when the content so far ends inside a line (no line end after it yet). */
+  get midLine(): boolean {
+    return this.#midLine;
+  }
+
   /** The first violation seen, if any. */
   get violation(): ContentViolation | undefined {
     return this.#violation;

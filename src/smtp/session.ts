@@ -66,6 +66,8 @@ const COMMAND_TIMEOUT_MS = 5 * 60_000;
 /** RFC 5321 §4.5.3.2.5 gives the client 3 minutes per data block; we wait longer. */
 const DATA_TIMEOUT_MS = 10 * 60_000;
 
+const CRLF = new Uint8Array([0x0d, 0x0a]);
+
 /** Message buffers up to this size are kept for the session's next message. */
 const REUSE_LIMIT = 1024 * 1024;
 
@@ -415,6 +417,8 @@ export class SmtpSession {
     }
     if (!last) return reply(250, "2.0.0", `${size} octets received`);
     if (bdat.carry.length > 0) bdat.decoder.feed(bdat.carry, true);
+    // A stored message ends with a line end, so POP3 sizes match what RETR sends.
+    if (bdat.decoder.midLine) bdat.decoder.feed(CRLF, true);
     return await this.#finish(bdat.decoder.result());
   }
 

@@ -97,14 +97,10 @@ class WireClient {
     return decoder.decode(this.#buf);
   }
 
-  /**
-   * Sends in a later macrotask, when the session waits for input. (Input that
-   * arrives while the session is inside Connection.fill()'s flush is missed:
-   * see the ignored test in src/smtp/data_test.ts.)
-   */
-  async send(data: Uint8Array): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 0));
+  /** Sends at once, in one write. */
+  send(data: Uint8Array): Promise<void> {
     this.#socket.write(data);
+    return Promise.resolve();
   }
 
   /** Reads one complete reply (all lines up to `NNN <text>`). */
@@ -243,6 +239,11 @@ interface DialogOptions {
   noTls: boolean;
   /** Log records at error level are expected (else they fail the dialog). */
   allowErrors: boolean;
+  /**
+   * Pins every idle timeout of the connection to this many milliseconds (the
+   * session's own assignments are ignored), so timeouts can be tested.
+   */
+  pinnedTimeoutMs?: number;
 }
 
 /** A fresh store with the fixture's domains, users and aliases. */
@@ -278,6 +279,7 @@ async function captureLogs(): Promise<void> {
 /** A running session with its client, store and temp dir. */
 interface Harness {
   client: WireClient;
+  conn: Connection;
   store: Store;
   done: Promise<void>;
   dispose(): Promise<void>;
@@ -299,6 +301,7 @@ async function startSession(options: DialogOptions): Promise<Harness> {
     authenticator: new Authenticator(store, new LoginThrottle(), () => Promise.resolve()),
     commits: new CommitQueue(store),
   };
+  const commits = ctx.commits;
   const [serverEnd, clientEnd] = duplexPair();
   const conn = new Connection(serverEnd, {
     id: "dialog",
@@ -308,6 +311,10 @@ async function startSession(options: DialogOptions): Promise<Harness> {
     localPort: options.role === "mx" ? 25 : 587,
     idleTimeoutMs: 10_000,
   });
+  if (options.pinnedTimeoutMs !== undefined) {
+    const ms = options.pinnedTimeoutMs;
+    Object.defineProperty(conn, "idleTimeoutMs", { get: () => ms, set: () => {} });
+  }
   const client = new WireClient(clientEnd);
   let done: Promise<void>;
   if (options.implicitTls) {
@@ -320,6 +327,7 @@ async function startSession(options: DialogOptions): Promise<Harness> {
   done = done.then(() => {});
   return {
     client,
+    conn,
     store,
     done,
     async dispose() {
@@ -331,6 +339,7 @@ async function startSession(options: DialogOptions): Promise<Harness> {
         );
         await Promise.race([done, timeout]).finally(() => clearTimeout(timer));
       } finally {
+        await commits.close();
         store.close();
         await Deno.remove(dir, { recursive: true });
       }
@@ -341,7 +350,7 @@ async function startSession(options: DialogOptions): Promise<Harness> {
 // --- Dialog files -------------------------------------------------------------
 
 /** Turns `\r \n \t \\ \xHH` and `{{N*text}}` into bytes. */
-export function unescape(text: string): Uint8Array {
+function dialogBytes(text: string): Uint8Array {
   const expanded = text.replace(/\{\{(\d+)\*(.*?)\}\}/g, (_, n, s) => s.repeat(Number(n)));
   const out: number[] = [];
   for (let i = 0; i < expanded.length; i++) {
@@ -463,7 +472,7 @@ function storeCheck(store: Store, arg: string): void {
     case "tail": {
       // s tail ADDRESS ESCAPED: the newest message of ADDRESS ends with exactly these bytes.
       const [address, ...text] = rest;
-      const expected = unescape(text.join(" "));
+      const expected = dialogBytes(text.join(" "));
       const body = lastBody(address);
       assert.deepEqual(
         body.subarray(body.length - expected.length),
@@ -508,10 +517,10 @@ async function playDialog(name: string, text: string): Promise<void> {
       try {
         switch (step.kind) {
           case "c ->":
-            await h.client.send(unescape(args.map((a) => `${a}\\r\\n`).join("")));
+            await h.client.send(dialogBytes(args.map((a) => `${a}\\r\\n`).join("")));
             break;
           case "c =>":
-            await h.client.send(unescape(args.join("")));
+            await h.client.send(dialogBytes(args.join("")));
             break;
           case "c <-":
           case "c <~":
@@ -606,13 +615,13 @@ for (const file of files) {
 
 // --- Checks in code -----------------------------------------------------------
 
-Deno.test("unescape() turns dialog escapes into bytes", () => {
+Deno.test("dialogBytes() turns dialog escapes into bytes", () => {
   assert.deepEqual(
-    unescape("a\\r\\n\\x00\\xff\\t\\\\"),
+    dialogBytes("a\\r\\n\\x00\\xff\\t\\\\"),
     new Uint8Array([97, 13, 10, 0, 255, 9, 92]),
   );
-  assert.deepEqual(decoder.decode(unescape("{{3*ab}}c")), "abababc");
-  assert.deepEqual(unescape("é"), encoder.encode("é"));
+  assert.deepEqual(decoder.decode(dialogBytes("{{3*ab}}c")), "abababc");
+  assert.deepEqual(dialogBytes("é"), encoder.encode("é"));
 });
 
 Deno.test("SmtpSession answers a burst of pipelined commands in order", async () => {
@@ -655,11 +664,12 @@ Deno.test("SmtpSession reports its state as the transaction advances", async () 
       localAddress: "192.0.2.25",
       localPort: 25,
     });
+    const commits = new CommitQueue(store);
     const session = new SmtpSession(conn, {
       config,
       store,
       authenticator: new Authenticator(store),
-      commits: new CommitQueue(store),
+      commits,
     }, "mx");
     const client = new WireClient(clientEnd);
     const done = session.run();
@@ -690,8 +700,143 @@ Deno.test("SmtpSession reports its state as the transaction advances", async () 
     ]);
     await client.end();
     await done;
+    await commits.close();
   } finally {
     store.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const MX: DialogOptions = {
+  role: "mx",
+  remote: "192.0.2.1",
+  implicitTls: false,
+  noTls: false,
+  allowErrors: false,
+};
+
+/** Runs `fn` on a fresh session with log capture; fails on logged errors unless allowed. */
+async function withSession(
+  options: Partial<DialogOptions>,
+  fn: (h: Harness) => Promise<void>,
+): Promise<LogRecord[]> {
+  await captureLogs();
+  errorRecords.length = 0;
+  try {
+    const h = await startSession({ ...MX, ...options });
+    try {
+      await fn(h);
+    } finally {
+      await h.dispose();
+    }
+    return [...errorRecords];
+  } finally {
+    await reset();
+  }
+}
+
+/** Sends CRLF-terminated lines. */
+function lines(...commands: string[]): Uint8Array {
+  return encoder.encode(commands.map((c) => `${c}\r\n`).join(""));
+}
+
+Deno.test("SmtpSession closes an idle connection with 421 4.4.2", async () => {
+  const errors = await withSession({ pinnedTimeoutMs: 150 }, async (h) => {
+    await h.client.reply();
+    await h.client.send(lines("EHLO idle.test"));
+    await h.client.reply();
+    const r = await h.client.reply();
+    assert.match(r.lines[0], /^421 4\.4\.2 /);
+    await h.client.expectClosed();
+  });
+  assert.deepEqual(errors.map((r) => r.message.join("")), []);
+});
+
+Deno.test("SmtpSession ends with 421 4.3.2 on shutdown, after the message in progress", async () => {
+  const errors = await withSession({}, async (h) => {
+    await h.client.reply();
+    await h.client.send(lines("EHLO bye.test", "MAIL FROM:<a@remote.example>"));
+    await h.client.send(lines("RCPT TO:<alice@localhost>", "DATA"));
+    for (const code of [250, 250, 250, 354]) assert.equal((await h.client.reply()).code, code);
+    await h.client.send(encoder.encode("Subject: last\r\n\r\nfirst half\r\n"));
+    await new Promise((r) => setTimeout(r, 20));
+    h.conn.shutdown();
+    await h.client.send(encoder.encode("second half\r\n.\r\n"));
+    assert.match((await h.client.reply()).lines[0], /^250 2\.0\.0 /);
+    assert.match((await h.client.reply()).lines[0], /^421 4\.3\.2 /);
+    await h.client.expectClosed();
+    storeCheck(h.store, "tail alice@localhost first half\\r\\nsecond half\\r\\n");
+  });
+  assert.deepEqual(errors.map((r) => r.message.join("")), []);
+});
+
+Deno.test({
+  // BUG (src/smtp/session.ts #data / #bdat): a ConnectionTimeout thrown while
+  // reading DATA or a BDAT chunk is not caught by the handler, so it reaches
+  // run()'s catch-all: the client gets "421 4.3.0 Internal error, closing
+  // connection" and the server logs "session failed" at error level with a
+  // stack trace. Expected: 421 4.4.2 (timeout) and an info-level log, as for a
+  // timeout between commands. Input: DATA, some content, then silence.
+  ignore: true,
+  name: "SmtpSession times out in DATA with 421 4.4.2 and logs no error",
+  async fn() {
+    const errors = await withSession({ pinnedTimeoutMs: 150 }, async (h) => {
+      await h.client.reply();
+      await h.client.send(lines("EHLO slow.test", "MAIL FROM:<a@remote.example>"));
+      await h.client.send(lines("RCPT TO:<alice@localhost>", "DATA"));
+      for (const code of [250, 250, 250, 354]) assert.equal((await h.client.reply()).code, code);
+      await h.client.send(encoder.encode("Subject: slow\r\n\r\nand then nothing"));
+      assert.match((await h.client.reply()).lines[0], /^421 4\.4\.2 /);
+      await h.client.expectClosed();
+    });
+    assert.deepEqual(errors.map((r) => r.message.join("")), []);
+  },
+});
+
+Deno.test({
+  // BUG (src/smtp/auth_command.ts challenge() / session.ts #auth): a client that
+  // stops answering an AUTH challenge makes readLine() throw ConnectionTimeout,
+  // which authExchange() does not catch: the client gets "421 4.3.0 Internal
+  // error" and "session failed" is logged at error level. Expected: 421 4.4.2
+  // and no error log. Input: AUTH LOGIN over TLS, then silence after 334.
+  ignore: true,
+  name: "SmtpSession times out in an AUTH exchange with 421 4.4.2 and logs no error",
+  async fn() {
+    const errors = await withSession(
+      { role: "submission", implicitTls: true, pinnedTimeoutMs: 300 },
+      async (h) => {
+        await h.client.reply();
+        await h.client.send(lines("EHLO slow.test", "AUTH LOGIN"));
+        await h.client.reply();
+        assert.match((await h.client.reply()).lines[0], /^334 /);
+        assert.match((await h.client.reply()).lines[0], /^421 4\.4\.2 /);
+        await h.client.expectClosed();
+      },
+    );
+    assert.deepEqual(errors.map((r) => r.message.join("")), []);
+  },
+});
+
+Deno.test({
+  // BUG (src/smtp/session.ts #startTls): when the TLS handshake after STARTTLS
+  // fails (the client sends garbage, or plaintext, or gives up), the error from
+  // Connection.startTls() escapes the handler and run() logs "session failed:
+  // ... wrong version number" at error level with a stack trace, as if it were
+  // an internal fault. The same failure on the implicit-TLS listener is logged
+  // at info ("TLS handshake with ... failed"). Expected: the session ends
+  // quietly with an info/warning log. Input: EHLO, STARTTLS, 220, then
+  // "this is not a TLS ClientHello\r\n".
+  ignore: true,
+  name: "SmtpSession ends quietly when the STARTTLS handshake fails",
+  async fn() {
+    const errors = await withSession({}, async (h) => {
+      await h.client.reply();
+      await h.client.send(lines("EHLO tls.test", "STARTTLS"));
+      await h.client.reply();
+      assert.match((await h.client.reply()).lines[0], /^220 2\.0\.0 /);
+      await h.client.send(lines("this is not a TLS ClientHello"));
+      await h.done;
+    });
+    assert.deepEqual(errors.map((r) => r.message.join("")), []);
+  },
 });

@@ -1,0 +1,504 @@
+/**
+ * One POP3 session (RFC 1939) with CAPA (RFC 2449), STLS (RFC 2595), SASL
+ * AUTH (RFC 5034) and response codes (RFC 2449 §8, RFC 3206).
+ *
+ * Invariants:
+ * - The state is data ({@link State}); {@link COMMANDS} says where a keyword
+ *   is allowed, and the loop checks it before any handler runs.
+ * - Credentials are accepted only over TLS or from a loopback address.
+ * - A session in TRANSACTION holds its user's maildrop lock; the lock is
+ *   released when the session ends, however it ends.
+ * - Message numbers and sizes are fixed at login; DELE only marks. Only QUIT
+ *   from TRANSACTION (the UPDATE state) removes messages, in one transaction.
+ *   A dropped or timed-out session removes nothing.
+ * - RETR and TOP stream the body in slices, dot-stuffed (RFC 1939 §3).
+ */
+import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
+import { isCancel, parsePlainResponse, SaslError } from "../auth/sasl.ts";
+import type { Config } from "../config.ts";
+import { log } from "../log.ts";
+import { type Connection, ConnectionShutdown, ConnectionTimeout } from "../net/connection.ts";
+import { isLoopback } from "../net/limits.ts";
+import type { TlsIdentity } from "../net/tls.ts";
+import type { Store } from "../store/db.ts";
+import { type Maildrop, openMaildrop, readBodySlice, removeMessages } from "../store/maildrop.ts";
+import type { MaildropLocks } from "./locks.ts";
+import {
+  expectArgs,
+  parseCommand,
+  parseLineCount,
+  parseMessageNumber,
+  Pop3ArgumentError,
+  type Pop3Command,
+} from "./parse.ts";
+
+/** RFC 1939 §3: AUTHORIZATION until login, TRANSACTION after, UPDATE during QUIT. */
+export type State = "authorization" | "transaction" | "update";
+
+/** What the POP3 sessions of a server share. */
+export interface Pop3Context {
+  config: Config;
+  store: Store;
+  tls?: TlsIdentity;
+  authenticator: Authenticator;
+  locks: MaildropLocks;
+}
+
+/** A reply: the status line and, for multi-line replies, the lines before the final ".". */
+interface Reply {
+  line: string;
+  lines?: string[];
+  close?: boolean;
+}
+
+type Handler = (s: Pop3Session, cmd: Pop3Command) => Reply | Promise<Reply>;
+
+/** RFC 1939 §3: an idle session may be closed after at least 10 minutes. */
+const IDLE_TIMEOUT_MS = 10 * 60_000;
+/** Command lines (AUTH responses included) longer than this get -ERR. */
+const MAX_LINE = 4096;
+/** -ERR replies after which the session is closed. */
+const MAX_ERRORS = 20;
+/** Bodies are read from the store in slices of this size. */
+const SLICE = 1024 * 1024;
+
+const DOT = 0x2e;
+const LF = 0x0a;
+const CRLF = new Uint8Array([0x0d, 0x0a]);
+const TERMINATOR = new TextEncoder().encode(".\r\n");
+
+const ok = (text: string, lines?: string[]): Reply => ({ line: `+OK ${text}`, lines });
+const err = (text: string): Reply => ({ line: `-ERR ${text}` });
+/** A reply the handler has already written (RETR, TOP, STLS). */
+const WRITTEN: Reply = { line: "" };
+
+/** Which states allow which keyword; filled in by the session class. */
+let COMMANDS: Record<string, { states: readonly State[]; handler: Handler }>;
+
+const logger = log("pop3");
+const decoder = new TextDecoder();
+
+/** One POP3 session. Create one per connection and `run()` it. */
+export class Pop3Session {
+  readonly #conn: Connection;
+  readonly #ctx: Pop3Context;
+  #state: State = "authorization";
+  #username: string | undefined;
+  #user: AuthenticatedUser | undefined;
+  #drop: Maildrop | undefined;
+  #deleted = new Set<number>();
+  #errors = 0;
+
+  constructor(conn: Connection, ctx: Pop3Context) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+  }
+
+  /** Runs the session until QUIT, a timeout, shutdown or the peer closing. */
+  async run(): Promise<void> {
+    const conn = this.#conn;
+    logger.info("{id} connect from {remote}:{port}{tls}", {
+      id: conn.id,
+      remote: conn.remoteAddress,
+      port: conn.remotePort,
+      tls: conn.tls ? ` (${conn.tls.protocol})` : "",
+    });
+    let why = "client closed";
+    try {
+      await this.#send(ok("Postino POP3 server ready"));
+      why = await this.#loop();
+    } catch (e) {
+      why = `error: ${(e as Error)?.message ?? e}`;
+      logger.error("{id} session failed: {error}", {
+        id: conn.id,
+        error: (e as Error)?.stack ?? String(e),
+      });
+      await this.#send(err("[SYS/TEMP] Internal error, closing connection"));
+    } finally {
+      if (this.#user) this.#ctx.locks.release(this.#user.id, conn.id);
+      await conn.close().catch(() => {});
+      logger.info("{id} disconnect from {remote} ({why}{user})", {
+        id: conn.id,
+        remote: conn.remoteAddress,
+        why,
+        user: this.#user ? `; ${this.#user.address}` : "",
+      });
+    }
+  }
+
+  async #loop(): Promise<string> {
+    const conn = this.#conn;
+    for (;;) {
+      conn.idleTimeoutMs = IDLE_TIMEOUT_MS;
+      let line;
+      try {
+        line = await conn.readLine(MAX_LINE, { betweenCommands: true });
+      } catch (e) {
+        if (e instanceof ConnectionShutdown) {
+          await this.#send(err("[SYS/TEMP] Server shutting down, nothing was deleted"));
+          return "shutdown";
+        }
+        if (e instanceof ConnectionTimeout) {
+          // RFC 1939 §3: an autologout timer closes without entering UPDATE.
+          await this.#send(err("[SYS/TEMP] Idle for too long, nothing was deleted"));
+          return "timeout";
+        }
+        throw e;
+      }
+      if (line === null) return "client closed";
+      const r = line.tooLong
+        ? err("Line too long")
+        : await this.#dispatch(parseCommand(decoder.decode(line.bytes)));
+      if (r.line.startsWith("-ERR")) this.#errors++;
+      if (r !== WRITTEN) await this.#send(r);
+      if (r.close) return "quit";
+      if (this.#errors >= MAX_ERRORS) {
+        await this.#send(err("Too many errors, closing connection"));
+        return "too many errors";
+      }
+    }
+  }
+
+  async #dispatch(cmd: Pop3Command): Promise<Reply> {
+    const command = Object.hasOwn(COMMANDS, cmd.keyword) ? COMMANDS[cmd.keyword] : undefined;
+    if (!command) return err(`Unknown command: ${cmd.keyword.slice(0, 16)}`);
+    if (!command.states.includes(this.#state)) {
+      return err(
+        this.#state === "authorization"
+          ? `${cmd.keyword} is allowed only after login`
+          : `${cmd.keyword} is not allowed after login`,
+      );
+    }
+    try {
+      return await command.handler(this, cmd);
+    } catch (e) {
+      if (e instanceof Pop3ArgumentError) return err(e.message);
+      throw e;
+    }
+  }
+
+  #send(r: Reply): Promise<void> {
+    let out = `${r.line}\r\n`;
+    if (r.lines) {
+      // RFC 1939 §3: multi-line responses are dot-stuffed and end with ".".
+      for (const l of r.lines) out += `${l.startsWith(".") ? "." : ""}${l}\r\n`;
+      out += ".\r\n";
+    }
+    return this.#conn.write(out);
+  }
+
+  /** Plaintext credentials only over TLS or from this machine (RFC 2595 §2.3). */
+  get #credentialsAllowed(): boolean {
+    return this.#conn.tls !== undefined || isLoopback(this.#conn.remoteAddress);
+  }
+
+  // --- AUTHORIZATION -------------------------------------------------------------
+
+  #capa(): Reply {
+    const caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER"];
+    if (this.#state === "authorization") {
+      if (this.#credentialsAllowed) caps.push("USER", "SASL PLAIN");
+      if (this.#ctx.tls && !this.#conn.tls) caps.push("STLS");
+    }
+    caps.push("IMPLEMENTATION Postino");
+    return ok("Capability list follows", caps);
+  }
+
+  async #stls(cmd: Pop3Command): Promise<Reply> {
+    expectArgs(cmd, 0, 0);
+    if (this.#conn.tls) return err("Command not permitted when TLS active");
+    if (!this.#ctx.tls) return err("STLS not available");
+    await this.#send(ok("Begin TLS negotiation"));
+    const discarded = await this.#conn.startTls(this.#ctx.tls.context);
+    if (discarded > 0) {
+      // RFC 2595 §4 / CVE-2011-0411: nothing sent before the handshake counts.
+      logger.warn("{id} discarded {bytes} bytes pipelined after STLS", {
+        id: this.#conn.id,
+        bytes: discarded,
+      });
+    }
+    this.#username = undefined;
+    return WRITTEN;
+  }
+
+  #userCommand(cmd: Pop3Command): Reply {
+    if (!this.#credentialsAllowed) return plaintextRefused();
+    if (cmd.rest.trim() === "") return err("Missing user name");
+    this.#username = cmd.rest.trim();
+    return ok("Send PASS"); // never reveal whether the user exists
+  }
+
+  async #pass(cmd: Pop3Command): Promise<Reply> {
+    if (!this.#credentialsAllowed) return plaintextRefused();
+    const username = this.#username;
+    this.#username = undefined;
+    if (username === undefined) return err("Send USER first");
+    // RFC 1939 §7: the password may contain spaces, so it is the whole rest of the line.
+    return await this.#login(username, cmd.rest);
+  }
+
+  async #auth(cmd: Pop3Command): Promise<Reply> {
+    if (cmd.args.length === 0) return ok("Mechanisms follow", ["PLAIN"]);
+    if (!this.#credentialsAllowed) return plaintextRefused();
+    expectArgs(cmd, 1, 2);
+    const mechanism = cmd.args[0].toUpperCase();
+    if (mechanism !== "PLAIN") return err(`Unrecognized authentication mechanism ${mechanism}`);
+    let response = cmd.args[1];
+    if (response === undefined) {
+      await this.#conn.write("+ \r\n");
+      const line = await this.#conn.readLine(MAX_LINE);
+      if (line === null) return { ...err("Connection closed"), close: true };
+      if (line.tooLong) return err("Line too long");
+      response = decoder.decode(line.bytes).trim();
+      if (isCancel(response)) return err("Authentication cancelled");
+    }
+    try {
+      // RFC 5034 §4: "=" is an empty initial response.
+      const plain = parsePlainResponse(response === "=" ? "" : response);
+      if (plain.authzid !== "" && plain.authzid !== plain.authcid) {
+        return err("[AUTH] Authorization identity not allowed");
+      }
+      return await this.#login(plain.authcid, plain.password);
+    } catch (e) {
+      if (e instanceof SaslError) return err(`Cannot decode response: ${e.reason}`);
+      throw e;
+    }
+  }
+
+  async #login(username: string, password: string): Promise<Reply> {
+    const user = await this.#ctx.authenticator.login({
+      username,
+      password,
+      remoteAddress: this.#conn.remoteAddress,
+      protocol: "pop3",
+      connectionId: this.#conn.id,
+    });
+    if (!user) return err("[AUTH] Invalid user name or password");
+    if (!this.#ctx.locks.acquire(user.id, this.#conn.id)) {
+      return err("[IN-USE] Maildrop is locked by another session");
+    }
+    const drop = openMaildrop(this.#ctx.store, user.id);
+    if (!drop) {
+      this.#ctx.locks.release(user.id, this.#conn.id);
+      return err("[SYS/PERM] This user has no INBOX");
+    }
+    this.#user = user;
+    this.#drop = drop;
+    this.#state = "transaction";
+    const { count, octets } = this.#totals();
+    return ok(`Logged in, ${count} messages (${octets} octets)`);
+  }
+
+  // --- TRANSACTION ---------------------------------------------------------------
+
+  #totals(): { count: number; octets: number } {
+    let count = 0;
+    let octets = 0;
+    this.#drop!.messages.forEach((m, i) => {
+      if (this.#deleted.has(i)) return;
+      count++;
+      octets += m.size;
+    });
+    return { count, octets };
+  }
+
+  /** The message with number `text`, or an error reply when it is unknown or deleted. */
+  #message(text: string | undefined): { index: number } | Reply {
+    const n = parseMessageNumber(text);
+    if (n > this.#drop!.messages.length) return err(`No such message: ${n}`);
+    if (this.#deleted.has(n - 1)) return err(`Message ${n} is deleted`);
+    return { index: n - 1 };
+  }
+
+  #stat(cmd: Pop3Command): Reply {
+    expectArgs(cmd, 0, 0);
+    const { count, octets } = this.#totals();
+    return ok(`${count} ${octets}`);
+  }
+
+  #list(cmd: Pop3Command, uidl: boolean): Reply {
+    expectArgs(cmd, 0, 1);
+    const value = (i: number) =>
+      uidl ? uniqueId(this.#drop!, i) : String(this.#drop!.messages[i].size);
+    if (cmd.args.length === 1) {
+      const m = this.#message(cmd.args[0]);
+      return "index" in m ? ok(`${m.index + 1} ${value(m.index)}`) : m;
+    }
+    const lines: string[] = [];
+    this.#drop!.messages.forEach((_, i) => {
+      if (!this.#deleted.has(i)) lines.push(`${i + 1} ${value(i)}`);
+    });
+    if (uidl) return ok("Unique-ID listing follows", lines);
+    const { count, octets } = this.#totals();
+    return ok(`${count} messages (${octets} octets)`, lines);
+  }
+
+  async #retr(cmd: Pop3Command): Promise<Reply> {
+    expectArgs(cmd, 1, 1);
+    const m = this.#message(cmd.args[0]);
+    if (!("index" in m)) return m;
+    const message = this.#drop!.messages[m.index];
+    await this.#send(ok(`${message.size} octets`));
+    await this.#stream(message.messageId, message.size);
+    return WRITTEN;
+  }
+
+  async #top(cmd: Pop3Command): Promise<Reply> {
+    expectArgs(cmd, 2, 2);
+    const m = this.#message(cmd.args[0]);
+    if (!("index" in m)) return m;
+    const lines = parseLineCount(cmd.args[1]);
+    const message = this.#drop!.messages[m.index];
+    const length = topLength(this.#ctx.store, message.messageId, message.size, lines);
+    await this.#send(ok("Top of message follows"));
+    await this.#stream(message.messageId, length);
+    return WRITTEN;
+  }
+
+  /** Sends the first `length` octets of a body dot-stuffed, then the terminating ".". */
+  async #stream(messageId: number, length: number): Promise<void> {
+    let atLineStart = true;
+    let last = LF;
+    for (let offset = 0; offset < length; offset += SLICE) {
+      const slice = readBodySlice(
+        this.#ctx.store,
+        messageId,
+        offset,
+        Math.min(SLICE, length - offset),
+      );
+      if (slice.length === 0) break;
+      await this.#conn.write(dotStuff(slice, atLineStart));
+      last = slice[slice.length - 1];
+      atLineStart = last === LF;
+    }
+    // The terminator must start a line (RFC 1939 §3).
+    if (length > 0 && last !== LF) await this.#conn.write(CRLF);
+    await this.#conn.write(TERMINATOR);
+  }
+
+  #dele(cmd: Pop3Command): Reply {
+    expectArgs(cmd, 1, 1);
+    const m = this.#message(cmd.args[0]);
+    if (!("index" in m)) return m;
+    this.#deleted.add(m.index);
+    return ok(`Message ${m.index + 1} deleted`);
+  }
+
+  #rset(cmd: Pop3Command): Reply {
+    expectArgs(cmd, 0, 0);
+    this.#deleted.clear();
+    const { count, octets } = this.#totals();
+    return ok(`Maildrop has ${count} messages (${octets} octets)`);
+  }
+
+  #quit(): Reply {
+    if (this.#state !== "transaction") return { ...ok("Bye"), close: true };
+    this.#state = "update";
+    const drop = this.#drop!;
+    const uids = [...this.#deleted].map((i) => drop.messages[i].uid);
+    try {
+      removeMessages(this.#ctx.store, drop.mailboxId, uids);
+    } catch (e) {
+      logger.error("{id} could not remove deleted messages: {error}", {
+        id: this.#conn.id,
+        error: (e as Error)?.stack ?? String(e),
+      });
+      return { ...err("[SYS/TEMP] Some deleted messages not removed"), close: true };
+    }
+    const left = drop.messages.length - uids.length;
+    return { ...ok(`Bye, ${left} messages left`), close: true };
+  }
+
+  static {
+    const A: State[] = ["authorization"];
+    const T: State[] = ["transaction"];
+    COMMANDS = {
+      CAPA: { states: ["authorization", "transaction"], handler: (s) => s.#capa() },
+      STLS: { states: A, handler: (s, c) => s.#stls(c) },
+      USER: { states: A, handler: (s, c) => s.#userCommand(c) },
+      PASS: { states: A, handler: (s, c) => s.#pass(c) },
+      AUTH: { states: A, handler: (s, c) => s.#auth(c) },
+      QUIT: { states: ["authorization", "transaction"], handler: (s) => s.#quit() },
+      STAT: { states: T, handler: (s, c) => s.#stat(c) },
+      LIST: { states: T, handler: (s, c) => s.#list(c, false) },
+      UIDL: { states: T, handler: (s, c) => s.#list(c, true) },
+      RETR: { states: T, handler: (s, c) => s.#retr(c) },
+      TOP: { states: T, handler: (s, c) => s.#top(c) },
+      DELE: { states: T, handler: (s, c) => s.#dele(c) },
+      RSET: { states: T, handler: (s, c) => s.#rset(c) },
+      NOOP: {
+        states: T,
+        handler: (_s, c) => {
+          expectArgs(c, 0, 0);
+          return ok("");
+        },
+      },
+    };
+  }
+}
+
+function plaintextRefused(): Reply {
+  return err("[AUTH] Plaintext authentication disallowed on non-secure connections; use STLS");
+}
+
+/** A UIDL value (RFC 1939 §7): stable across sessions and restarts, unique in the maildrop. */
+export function uniqueId(drop: Maildrop, index: number): string {
+  return `${drop.uidvalidity}.${drop.messages[index].uid}`;
+}
+
+/** Copies `bytes`, doubling every "." that starts a line (RFC 1939 §3 byte-stuffing). */
+export function dotStuff(bytes: Uint8Array, atLineStart: boolean): Uint8Array {
+  let extra = atLineStart && bytes[0] === DOT ? 1 : 0;
+  for (let i = bytes.indexOf(LF); i >= 0 && i + 1 < bytes.length; i = bytes.indexOf(LF, i + 1)) {
+    if (bytes[i + 1] === DOT) extra++;
+  }
+  if (extra === 0) return bytes;
+  const out = new Uint8Array(bytes.length + extra);
+  let o = 0;
+  let start = 0;
+  const stuffAt = (dot: number) => {
+    out.set(bytes.subarray(start, dot), o);
+    o += dot - start;
+    out[o++] = DOT;
+    start = dot;
+  };
+  if (atLineStart && bytes[0] === DOT) stuffAt(0);
+  for (let i = bytes.indexOf(LF); i >= 0 && i + 1 < bytes.length; i = bytes.indexOf(LF, i + 1)) {
+    if (bytes[i + 1] === DOT) stuffAt(i + 1);
+  }
+  out.set(bytes.subarray(start), o);
+  return out;
+}
+
+/**
+ * How many octets TOP sends: the headers, the blank line after them, and
+ * `lines` lines of the body (RFC 1939 §7).
+ */
+export function topLength(store: Store, messageId: number, size: number, lines: number): number {
+  let inHeaders = true;
+  let remaining = lines;
+  let lineStart = true;
+  for (let offset = 0; offset < size; offset += SLICE) {
+    const slice = readBodySlice(store, messageId, offset, SLICE);
+    if (slice.length === 0) break;
+    for (let i = 0; i < slice.length; i++) {
+      const b = slice[i];
+      if (inHeaders && lineStart && (b === LF || (b === 0x0d && slice[i + 1] === LF))) {
+        // The blank line ending the headers.
+        const end = offset + (b === LF ? i + 1 : i + 2);
+        if (remaining === 0) return end;
+        inHeaders = false;
+        i = end - offset - 1;
+        lineStart = true;
+        continue;
+      }
+      if (b === LF) {
+        if (!inHeaders && --remaining === 0) return offset + i + 1;
+        lineStart = true;
+      } else {
+        lineStart = false;
+      }
+    }
+  }
+  return size;
+}

@@ -1,0 +1,76 @@
+/**
+ * A user's INBOX as POP3 sees it (RFC 1939 maildrop): a snapshot of its
+ * messages at login, bodies read in slices so a large message is never held
+ * whole, and removal of the messages a session deleted.
+ */
+import type { Store } from "./db.ts";
+import { findMailbox, INBOX } from "./mailboxes.ts";
+
+/** One message of the snapshot. */
+export interface MaildropMessage {
+  uid: number;
+  messageId: number;
+  /** Octets as stored and as RETR sends them (before dot-stuffing). */
+  size: number;
+}
+
+/** The INBOX at login. */
+export interface Maildrop {
+  mailboxId: number;
+  uidvalidity: number;
+  messages: MaildropMessage[];
+}
+
+/** The user's INBOX, oldest message first; undefined when the user has none. */
+export function openMaildrop(store: Store, userId: number): Maildrop | undefined {
+  const mailboxId = findMailbox(store, userId, INBOX);
+  if (mailboxId === undefined) return undefined;
+  const { uidvalidity } = store.get<{ uidvalidity: number }>(
+    "SELECT uidvalidity FROM mailboxes WHERE id = ?",
+    mailboxId,
+  )!;
+  const messages = store.all<{ uid: number; message_id: number; size: number }>(
+    "SELECT uid, message_id, size FROM mailbox_entries WHERE mailbox_id = ? ORDER BY uid",
+    mailboxId,
+  ).map((r) => ({ uid: r.uid, messageId: r.message_id, size: r.size }));
+  return { mailboxId, uidvalidity, messages };
+}
+
+/** `length` octets of a message body from `offset` (fewer at its end; empty if it is gone). */
+export function readBodySlice(
+  store: Store,
+  messageId: number,
+  offset: number,
+  length: number,
+): Uint8Array {
+  const row = store.get<{ part: Uint8Array | null }>(
+    "SELECT substr(body, ?, ?) part FROM messages WHERE id = ?",
+    offset + 1,
+    length,
+    messageId,
+  );
+  return row?.part ?? new Uint8Array();
+}
+
+/**
+ * Removes the given messages from a mailbox in one transaction; messages
+ * already gone (removed by another session) are skipped. Returns how many
+ * were removed.
+ */
+export function removeMessages(store: Store, mailboxId: number, uids: number[]): number {
+  if (uids.length === 0) return 0;
+  return store.transaction(() => {
+    let removed = 0;
+    for (const uid of uids) {
+      removed += store.run(
+        "DELETE FROM mailbox_entries WHERE mailbox_id = ? AND uid = ?",
+        mailboxId,
+        uid,
+      ).changes;
+    }
+    if (removed > 0) {
+      store.run("UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?", mailboxId);
+    }
+    return removed;
+  });
+}
