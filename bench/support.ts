@@ -79,3 +79,66 @@ export async function startBenchServer(args: string[]): Promise<BenchServer> {
   child.kill("SIGKILL");
   throw new Error("server did not get ready in 30 s");
 }
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A message of `size` octets, dot-terminated for DATA. */
+function message(size: number, rcpt: string): Uint8Array {
+  const head = `From: load@bench.test\r\nTo: ${rcpt}\r\nSubject: load\r\n\r\n`;
+  const line = "x".repeat(76) + "\r\n";
+  let body = "";
+  while (head.length + body.length < size) body += line;
+  return encoder.encode(head + body.slice(0, Math.max(0, size - head.length)) + "\r\n.\r\n");
+}
+
+/** Reads replies until `count` final reply lines (code followed by a space) have arrived. */
+export async function readReplies(conn: Deno.Conn, state: { buf: string }, count: number) {
+  const chunk = new Uint8Array(64 * 1024);
+  const codes: string[] = [];
+  while (codes.length < count) {
+    let nl;
+    while (codes.length < count && (nl = state.buf.indexOf("\r\n")) >= 0) {
+      const line = state.buf.slice(0, nl);
+      state.buf = state.buf.slice(nl + 2);
+      if (line[3] === " ") codes.push(line.slice(0, 3));
+    }
+    if (codes.length >= count) break;
+    const n = await conn.read(chunk);
+    if (n === null) throw new Error("connection closed");
+    state.buf += decoder.decode(chunk.subarray(0, n));
+  }
+  return codes;
+}
+
+/** Sends `count` messages of `size` octets to `rcpt` over one SMTP connection; returns how many were accepted. */
+export async function sendMessages(
+  port: number,
+  rcpt: string,
+  count: number,
+  size: number,
+): Promise<number> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const state = { buf: "" };
+  let sent = 0;
+  try {
+    await readReplies(conn, state, 1);
+    await conn.write(encoder.encode("EHLO bench.test\r\n"));
+    await readReplies(conn, state, 1);
+    const body = message(size, rcpt);
+    const envelope = encoder.encode(`MAIL FROM:<load@bench.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`);
+    for (let i = 0; i < count; i++) {
+      await conn.write(envelope);
+      const codes = await readReplies(conn, state, 3);
+      if (codes.join() !== "250,250,354") throw new Error(`unexpected replies ${codes}`);
+      await conn.write(body);
+      const [code] = await readReplies(conn, state, 1);
+      if (code !== "250") throw new Error(`DATA refused: ${code}`);
+      sent++;
+    }
+    await conn.write(encoder.encode("QUIT\r\n"));
+  } finally {
+    conn.close();
+  }
+  return sent;
+}

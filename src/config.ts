@@ -58,6 +58,15 @@ export interface Config {
   /** Where mail to postmaster@ of a local domain goes when no such user or alias exists. */
   postmaster?: string;
   log: { level: LogLevel; format: "text" | "json"; categories: Record<string, LogLevel> };
+  /** Idle timeouts in milliseconds. */
+  timeouts: {
+    /** Waiting for an SMTP command (RFC 5321 §4.5.3.2.7: at least 5 minutes). @default 300000 */
+    smtpCommand: number;
+    /** Waiting for more DATA/BDAT content (RFC 5321 §4.5.3.2.5: 3 minutes). @default 600000 */
+    smtpData: number;
+    /** An idle POP3 session (RFC 1939 §3: at least 10 minutes). @default 600000 */
+    pop3Idle: number;
+  };
 }
 
 /** Where an option value came from. */
@@ -89,7 +98,8 @@ type Kind =
   | "level"
   | "format"
   | "levels"
-  | "address";
+  | "address"
+  | "duration";
 
 interface OptionSpec {
   /** Dotted key in the TOML file. */
@@ -129,6 +139,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "log.level", kind: "level", flag: "log-level", env: "POSTINO_LOG_LEVEL" },
   { key: "log.format", kind: "format", flag: "log-format", env: "POSTINO_LOG_FORMAT" },
   { key: "log.categories", kind: "levels" },
+  { key: "timeouts.smtp_command", kind: "duration", env: "POSTINO_SMTP_COMMAND_TIMEOUT" },
+  { key: "timeouts.smtp_data", kind: "duration", env: "POSTINO_SMTP_DATA_TIMEOUT" },
+  { key: "timeouts.pop3_idle", kind: "duration", env: "POSTINO_POP3_IDLE_TIMEOUT" },
 ];
 
 /** Default ports of the standard listeners, and of `--dev` (loopback only). */
@@ -263,6 +276,15 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
         }
       }
       return raw;
+    }
+    case "duration": {
+      // Seconds, or a number with s, m or h.
+      const m = typeof raw === "number"
+        ? [String(raw), String(raw), "s"]
+        : /^(\d+)\s*([smh]?)$/i.exec(text().trim());
+      const units: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600 };
+      const ms = m ? Number(m[1]) * units[m[2].toLowerCase()] * 1000 : NaN;
+      return ms > 0 && Number.isSafeInteger(ms) ? ms : fail("a duration such as 300s, 5m or 1h");
     }
     case "address":
       try {
@@ -445,6 +467,11 @@ export function loadConfig(sources: ConfigSources): Config {
     mxPort: get<number>("mx_port") ?? 25,
     maxMessageSize: get<number>("max_message_size") ?? MAX_MESSAGE_SIZE,
     postmaster: get<string>("postmaster"),
+    timeouts: {
+      smtpCommand: get<number>("timeouts.smtp_command") ?? 300_000,
+      smtpData: get<number>("timeouts.smtp_data") ?? 600_000,
+      pop3Idle: get<number>("timeouts.pop3_idle") ?? 600_000,
+    },
     log: {
       level: get<LogLevel>("log.level") ?? "info",
       format: get<"text" | "json">("log.format") ?? "text",

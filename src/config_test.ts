@@ -73,8 +73,33 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     maxMessageSize: 25 * MiB,
     postmaster: undefined,
     log: { level: "info", format: "text", categories: {} },
+    timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000 },
   };
   assert.deepEqual(config, want);
+});
+
+Deno.test("loadConfig() reads timeouts as seconds or with a unit", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const file = `${dir}/postino.toml`;
+    Deno.writeTextFileSync(file, '[timeouts]\nsmtp_command = "10m"\nsmtp_data = 90\n');
+    const config = loadConfig({
+      flags: { config: file },
+      env: { POSTINO_POP3_IDLE_TIMEOUT: "1h" },
+      systemHostname: () => "mx.test",
+    });
+    assert.deepEqual(config.timeouts, {
+      smtpCommand: 600_000,
+      smtpData: 90_000,
+      pop3Idle: 3_600_000,
+    });
+    assert.throws(
+      () => loadConfig({ flags: {}, env: { POSTINO_SMTP_DATA_TIMEOUT: "soon" } }),
+      (e: Error) => e.message.includes("POSTINO_SMTP_DATA_TIMEOUT") && e.message.includes("soon"),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("loadConfig() falls back to localhost for an unusable system host name", () => {

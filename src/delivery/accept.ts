@@ -26,7 +26,7 @@ export interface Accepted {
 
 const encoder = new TextEncoder();
 
-/** A short id for logs and Received headers: time-ordered, random, 16 characters. */
+/** A short id for logs and Received headers: time-ordered, then random; 14 characters. */
 export function newMessageId(): string {
   const time = Date.now().toString(36).padStart(9, "0");
   const rand = Array.from(crypto.getRandomValues(new Uint8Array(5)), (b) => (b % 36).toString(36));

@@ -6,7 +6,7 @@
  * in a local domain that leads nowhere is skipped.
  */
 import { AddressError, normalizeDomain } from "../address.ts";
-import { aliasTargets, findUser, isLocalDomain } from "../store/accounts.ts";
+import { aliasTargets, findUser, isLocalDomain, oldestUser } from "../store/accounts.ts";
 import type { Store } from "../store/db.ts";
 
 /** One destination of a recipient. */
@@ -16,13 +16,21 @@ export type Route =
 
 /** Routing settings. */
 export interface RouterOptions {
-  /** Where postmaster@<local domain> goes when there is no such user or alias. */
+  /**
+   * Where postmaster@<local domain> goes when there is no such user or
+   * alias (RFC 5321 §4.5.1). @default the oldest user account
+   */
   postmaster?: string;
 }
 
 const MAX_ALIAS_DEPTH = 10;
 
-/** The normal form of a recipient for routing: lower-cased local part, A-label domain. */
+/**
+ * The normal form of an envelope address: the domain lower-cased as an
+ * A-label, the local part as given (RFC 5321 §2.4: only the receiving host
+ * may treat it case-insensitively, so ours are looked up lower-cased and
+ * remote ones travel unchanged).
+ */
 export function normalizeRecipient(local: string, domain: string): string {
   let ascii = domain;
   try {
@@ -30,7 +38,7 @@ export function normalizeRecipient(local: string, domain: string): string {
   } catch (err) {
     if (!(err instanceof AddressError)) throw err;
   }
-  return `${local.toLowerCase()}@${ascii}`;
+  return `${local}@${ascii}`;
 }
 
 function split(address: string): { local: string; domain: string } {
@@ -50,12 +58,14 @@ export function resolveRecipient(
   const routes = new Map<string, Route>();
   const visited = new Set<string>();
 
-  const expand = (addr: string, depth: number): boolean => {
-    const { local, domain } = split(addr);
+  const expand = (given: string, depth: number): boolean => {
+    const { domain } = split(given);
     if (!isLocalDomain(store, domain)) {
-      routes.set(`remote:${addr}`, { kind: "remote", address: addr });
+      routes.set(`remote:${given}`, { kind: "remote", address: given });
       return true;
     }
+    const local = split(given).local.toLowerCase(); // our local parts are case-insensitive
+    const addr = `${local}@${domain}`;
     if (visited.has(addr) || depth > MAX_ALIAS_DEPTH) return false;
     visited.add(addr);
     const user = findUser(store, addr);
@@ -72,8 +82,9 @@ export function resolveRecipient(
     const plus = local.indexOf("+");
     if (plus > 0) return expand(`${local.slice(0, plus)}@${domain}`, depth);
     // RFC 5321 §4.5.1: every domain must accept postmaster.
-    if (local === "postmaster" && options.postmaster && options.postmaster !== addr) {
-      return expand(options.postmaster, depth + 1);
+    if (local === "postmaster") {
+      const target = postmasterOf(store, options);
+      if (target && target !== addr) return expand(target, depth + 1);
     }
     return false;
   };
@@ -81,9 +92,14 @@ export function resolveRecipient(
   return expand(address, 0) ? [...routes.values()] : undefined;
 }
 
+/** The postmaster's address: the configured one, else the oldest user; undefined without users. */
+export function postmasterOf(store: Store, options: RouterOptions): string | undefined {
+  return options.postmaster ?? oldestUser(store);
+}
+
 /** True when `sender` is one of the addresses user `userAddress` may send as. */
 export function maySendAs(store: Store, userAddress: string, sender: string): boolean {
-  if (sender === userAddress) return true;
+  if (sender.toLowerCase() === userAddress) return true;
   // Their plus-addresses, and aliases that deliver to them (directly or through other aliases).
   return resolveRecipient(store, sender)?.some((r) =>
     r.kind === "local" && r.address === userAddress

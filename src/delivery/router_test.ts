@@ -69,6 +69,8 @@ const R = (address: string) => `remote:${address}`;
 
 const RESOLVE_CASES: { address: string; expected: string[] | undefined; why: string }[] = [
   { address: "alice@example.com", expected: [L("alice@example.com")], why: "a user" },
+  { address: "Alice@example.com", expected: [L("alice@example.com")], why: "any case, locally" },
+  { address: "Friend@remote.example", expected: [R("Friend@remote.example")], why: "remote case" },
   { address: "dave@example.org", expected: [L("dave@example.org")], why: "a user elsewhere" },
   { address: "nobody@example.com", expected: undefined, why: "an unknown local user" },
   { address: "alice@example.org", expected: undefined, why: "a user of another local domain" },
@@ -190,11 +192,12 @@ Deno.test("resolveRecipient() prefers a postmaster user or alias to the option",
 
 const NORMALIZE_CASES: [string, string, string][] = [
   ["alice", "example.com", "alice@example.com"],
-  ["Alice", "EXAMPLE.COM", "alice@example.com"],
-  ["Alice.Smith+Tag", "Example.Com", "alice.smith+tag@example.com"],
+  // Local parts keep their case (RFC 5321 §2.4); only lookups in our domains ignore it.
+  ["Alice", "EXAMPLE.COM", "Alice@example.com"],
+  ["Alice.Smith+Tag", "Example.Com", "Alice.Smith+Tag@example.com"],
   ["bob", "bücher.example", "bob@xn--bcher-kva.example"],
   ["bob", "example.com.", "bob@example.com"],
-  ["Ålice", "example.com", "ålice@example.com"],
+  ["Ålice", "example.com", "Ålice@example.com"],
   ["x", "[192.0.2.1]", "x@[192.0.2.1]"],
   ["x", "[IPv6:2001:db8::1]", "x@[IPv6:2001:db8::1]"],
 ];

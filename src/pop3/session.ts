@@ -17,7 +17,12 @@ import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts"
 import { isCancel, parsePlainResponse, SaslError } from "../auth/sasl.ts";
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
-import { type Connection, ConnectionShutdown, ConnectionTimeout } from "../net/connection.ts";
+import {
+  type Connection,
+  ConnectionClosed,
+  ConnectionShutdown,
+  ConnectionTimeout,
+} from "../net/connection.ts";
 import { isLoopback } from "../net/limits.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import type { Store } from "../store/db.ts";
@@ -53,8 +58,6 @@ interface Reply {
 
 type Handler = (s: Pop3Session, cmd: Pop3Command) => Reply | Promise<Reply>;
 
-/** RFC 1939 §3: an idle session may be closed after at least 10 minutes. */
-const IDLE_TIMEOUT_MS = 10 * 60_000;
 /** Command lines (AUTH responses included) longer than this get -ERR. */
 const MAX_LINE = 4096;
 /** -ERR replies after which the session is closed. */
@@ -108,12 +111,20 @@ export class Pop3Session {
       await this.#send(ok("Postino POP3 server ready"));
       why = await this.#loop();
     } catch (e) {
-      why = `error: ${(e as Error)?.message ?? e}`;
-      logger.error("{id} session failed: {error}", {
-        id: conn.id,
-        error: (e as Error)?.stack ?? String(e),
-      });
-      await this.#send(err("[SYS/TEMP] Internal error, closing connection"));
+      if (e instanceof ConnectionTimeout) {
+        // RFC 1939 §3: an autologout timer closes without entering UPDATE.
+        why = "timeout";
+        await this.#send(err("[SYS/TEMP] Idle for too long, nothing was deleted"));
+      } else if (e instanceof ConnectionClosed) {
+        why = "client closed";
+      } else {
+        why = `error: ${(e as Error)?.message ?? e}`;
+        logger.error("{id} session failed: {error}", {
+          id: conn.id,
+          error: (e as Error)?.stack ?? String(e),
+        });
+        await this.#send(err("[SYS/TEMP] Internal error, closing connection"));
+      }
     } finally {
       if (this.#user) this.#ctx.locks.release(this.#user.id, conn.id);
       await conn.close().catch(() => {});
@@ -129,7 +140,7 @@ export class Pop3Session {
   async #loop(): Promise<string> {
     const conn = this.#conn;
     for (;;) {
-      conn.idleTimeoutMs = IDLE_TIMEOUT_MS;
+      conn.idleTimeoutMs = this.#ctx.config.timeouts.pop3Idle;
       let line;
       try {
         line = await conn.readLine(MAX_LINE, { betweenCommands: true });
@@ -138,11 +149,6 @@ export class Pop3Session {
           await this.#send(err("[SYS/TEMP] Server shutting down, nothing was deleted"));
           return "shutdown";
         }
-        if (e instanceof ConnectionTimeout) {
-          // RFC 1939 §3: an autologout timer closes without entering UPDATE.
-          await this.#send(err("[SYS/TEMP] Idle for too long, nothing was deleted"));
-          return "timeout";
-        }
         throw e;
       }
       if (line === null) return "client closed";
@@ -150,7 +156,7 @@ export class Pop3Session {
         ? err("Line too long")
         : await this.#dispatch(parseCommand(decoder.decode(line.bytes)));
       if (r.line.startsWith("-ERR")) this.#errors++;
-      if (r !== WRITTEN) await this.#send(r);
+      if (r.line !== "") await this.#send(r);
       if (r.close) return "quit";
       if (this.#errors >= MAX_ERRORS) {
         await this.#send(err("Too many errors, closing connection"));
@@ -209,7 +215,17 @@ export class Pop3Session {
     if (this.#conn.tls) return err("Command not permitted when TLS active");
     if (!this.#ctx.tls) return err("STLS not available");
     await this.#send(ok("Begin TLS negotiation"));
-    const discarded = await this.#conn.startTls(this.#ctx.tls.context);
+    let discarded: number;
+    try {
+      discarded = await this.#conn.startTls(this.#ctx.tls.context);
+    } catch (e) {
+      // Nothing can be said over a broken handshake; the client sees the connection close.
+      logger.info("{id} TLS handshake failed: {error}", {
+        id: this.#conn.id,
+        error: (e as Error)?.message ?? String(e),
+      });
+      return { ...WRITTEN, close: true };
+    }
     if (discarded > 0) {
       // RFC 2595 §4 / CVE-2011-0411: nothing sent before the handshake counts.
       logger.warn("{id} discarded {bytes} bytes pipelined after STLS", {

@@ -76,8 +76,9 @@ export class DataDecoder {
   constructor(maxSize: number, options: DecoderOptions) {
     this.#maxSize = maxSize;
     this.#dotStuffed = options.dotStuffed;
-    const wanted = HEADROOM +
-      Math.min(Math.max((options.sizeHint ?? 0) + 1024, 16 * 1024), maxSize);
+    // A declared SIZE is only a hint: past 1 MiB the buffer grows as data really arrives.
+    const hint = Math.min((options.sizeHint ?? 0) + 1024, 1024 * 1024);
+    const wanted = HEADROOM + Math.min(Math.max(hint, 16 * 1024), maxSize);
     this.#out = options.reuse && options.reuse.length >= wanted
       ? options.reuse
       : new Uint8Array(wanted);

@@ -17,9 +17,20 @@
 import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
 import type { Config } from "../config.ts";
 import { type Accepted, acceptMessage, newMessageId } from "../delivery/accept.ts";
-import { maySendAs, normalizeRecipient, resolveRecipient, type Route } from "../delivery/router.ts";
+import {
+  maySendAs,
+  normalizeRecipient,
+  postmasterOf,
+  resolveRecipient,
+  type Route,
+} from "../delivery/router.ts";
 import { log } from "../log.ts";
-import { type Connection, ConnectionShutdown, ConnectionTimeout } from "../net/connection.ts";
+import {
+  type Connection,
+  ConnectionClosed,
+  ConnectionShutdown,
+  ConnectionTimeout,
+} from "../net/connection.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import { isLocalDomain } from "../store/accounts.ts";
 import type { CommitQueue } from "../store/commit_queue.ts";
@@ -61,10 +72,6 @@ const MAX_COMMAND_LINE = 4096;
 export const MAX_RECIPIENTS = 100;
 /** 5xx replies after which the session is closed. */
 const MAX_ERRORS = 20;
-/** RFC 5321 §4.5.3.2.7: wait at least 5 minutes for the next command. */
-const COMMAND_TIMEOUT_MS = 5 * 60_000;
-/** RFC 5321 §4.5.3.2.5 gives the client 3 minutes per data block; we wait longer. */
-const DATA_TIMEOUT_MS = 10 * 60_000;
 
 const CRLF = new Uint8Array([0x0d, 0x0a]);
 
@@ -138,12 +145,19 @@ export class SmtpSession {
       await this.#send(reply(220, undefined, `${this.#ctx.config.hostname} ESMTP Postino ready`));
       why = await this.#loop();
     } catch (err) {
-      why = `error: ${(err as Error)?.message ?? err}`;
-      logger.error("{id} session failed: {error}", {
-        id: conn.id,
-        error: (err as Error)?.stack ?? String(err),
-      });
-      await this.#send(reply(421, "4.3.0", "Internal error, closing connection"));
+      if (err instanceof ConnectionTimeout) {
+        why = "timeout";
+        await this.#send(reply(421, "4.4.2", "Timeout, closing connection"));
+      } else if (err instanceof ConnectionClosed) {
+        why = "client closed";
+      } else {
+        why = `error: ${(err as Error)?.message ?? err}`;
+        logger.error("{id} session failed: {error}", {
+          id: conn.id,
+          error: (err as Error)?.stack ?? String(err),
+        });
+        await this.#send(reply(421, "4.3.0", "Internal error, closing connection"));
+      }
     } finally {
       await conn.close().catch(() => {});
       logger.info("{id} disconnect from {remote} ({why}; {messages} messages, {ms} ms)", {
@@ -159,7 +173,7 @@ export class SmtpSession {
   async #loop(): Promise<string> {
     const conn = this.#conn;
     for (;;) {
-      conn.idleTimeoutMs = COMMAND_TIMEOUT_MS;
+      conn.idleTimeoutMs = this.#ctx.config.timeouts.smtpCommand;
       let line;
       try {
         line = await conn.readLine(MAX_COMMAND_LINE, { betweenCommands: true });
@@ -262,7 +276,17 @@ export class SmtpSession {
     if (this.#conn.tls) return reply(503, "5.5.1", "TLS is already active");
     if (!this.#ctx.tls) return reply(502, "5.5.1", "STARTTLS not available");
     await this.#send(reply(220, "2.0.0", "Ready to start TLS"));
-    const discarded = await this.#conn.startTls(this.#ctx.tls.context);
+    let discarded: number;
+    try {
+      discarded = await this.#conn.startTls(this.#ctx.tls.context);
+    } catch (err) {
+      // Nothing can be said over a broken handshake; the client sees the connection close.
+      logger.info("{id} TLS handshake failed: {error}", {
+        id: this.#conn.id,
+        error: (err as Error)?.message ?? String(err),
+      });
+      return { ...NO_REPLY, close: true };
+    }
     if (discarded > 0) {
       // RFC 3207 §4.2 / CVE-2011-0411: nothing sent before the handshake counts.
       logger.warn("{id} discarded {bytes} bytes pipelined after STARTTLS", {
@@ -329,12 +353,14 @@ export class SmtpSession {
       return reply(452, "4.5.3", `Too many recipients (at most ${MAX_RECIPIENTS} per message)`);
     }
     const { store, config } = this.#ctx;
-    // RFC 5321 §4.5.1: <Postmaster> without a domain means this server's postmaster.
-    const address = to.domain === ""
-      ? config.postmaster ?? `postmaster@${config.hostname}`
+    // RFC 5321 §4.5.1: <Postmaster> without a domain is this server's postmaster, whoever asks.
+    const postmaster = to.domain === "";
+    const address = postmaster
+      ? postmasterOf(store, config)
       : normalizeRecipient(to.local, to.domain);
+    if (address === undefined) return reply(550, "5.1.1", "No postmaster configured here");
     const domain = address.slice(address.lastIndexOf("@") + 1);
-    if (!isLocalDomain(store, domain) && !this.#user) {
+    if (!postmaster && !isLocalDomain(store, domain) && !this.#user) {
       return reply(554, "5.7.1", `Relay access denied for <${address}>`);
     }
     const routes = resolveRecipient(store, address, { postmaster: config.postmaster });
@@ -347,7 +373,7 @@ export class SmtpSession {
   async #data(args: string): Promise<SmtpReply> {
     if (args) return reply(501, "5.5.4", "DATA takes no arguments");
     await this.#send(reply(354, undefined, "End data with <CR><LF>.<CR><LF>"));
-    this.#conn.idleTimeoutMs = DATA_TIMEOUT_MS;
+    this.#conn.idleTimeoutMs = this.#ctx.config.timeouts.smtpData;
     const content = await readDataContent(this.#conn, this.#ctx.config.maxMessageSize, {
       sizeHint: this.#tx!.params.size,
       reuse: this.#buffer,
@@ -380,7 +406,7 @@ export class SmtpSession {
       if (err instanceof SmtpReplyError) return { ...err.reply, close: true };
       throw err;
     }
-    this.#conn.idleTimeoutMs = DATA_TIMEOUT_MS;
+    this.#conn.idleTimeoutMs = this.#ctx.config.timeouts.smtpData;
     const tx = this.#tx;
     if (!tx || (this.#state !== "rcpt" && this.#state !== "bdat")) {
       await this.#skip(size);

@@ -771,13 +771,6 @@ Deno.test("SmtpSession ends with 421 4.3.2 on shutdown, after the message in pro
 });
 
 Deno.test({
-  // BUG (src/smtp/session.ts #data / #bdat): a ConnectionTimeout thrown while
-  // reading DATA or a BDAT chunk is not caught by the handler, so it reaches
-  // run()'s catch-all: the client gets "421 4.3.0 Internal error, closing
-  // connection" and the server logs "session failed" at error level with a
-  // stack trace. Expected: 421 4.4.2 (timeout) and an info-level log, as for a
-  // timeout between commands. Input: DATA, some content, then silence.
-  ignore: true,
   name: "SmtpSession times out in DATA with 421 4.4.2 and logs no error",
   async fn() {
     const errors = await withSession({ pinnedTimeoutMs: 150 }, async (h) => {
@@ -794,12 +787,6 @@ Deno.test({
 });
 
 Deno.test({
-  // BUG (src/smtp/auth_command.ts challenge() / session.ts #auth): a client that
-  // stops answering an AUTH challenge makes readLine() throw ConnectionTimeout,
-  // which authExchange() does not catch: the client gets "421 4.3.0 Internal
-  // error" and "session failed" is logged at error level. Expected: 421 4.4.2
-  // and no error log. Input: AUTH LOGIN over TLS, then silence after 334.
-  ignore: true,
   name: "SmtpSession times out in an AUTH exchange with 421 4.4.2 and logs no error",
   async fn() {
     const errors = await withSession(
@@ -818,15 +805,6 @@ Deno.test({
 });
 
 Deno.test({
-  // BUG (src/smtp/session.ts #startTls): when the TLS handshake after STARTTLS
-  // fails (the client sends garbage, or plaintext, or gives up), the error from
-  // Connection.startTls() escapes the handler and run() logs "session failed:
-  // ... wrong version number" at error level with a stack trace, as if it were
-  // an internal fault. The same failure on the implicit-TLS listener is logged
-  // at info ("TLS handshake with ... failed"). Expected: the session ends
-  // quietly with an info/warning log. Input: EHLO, STARTTLS, 220, then
-  // "this is not a TLS ClientHello\r\n".
-  ignore: true,
   name: "SmtpSession ends quietly when the STARTTLS handshake fails",
   async fn() {
     const errors = await withSession({}, async (h) => {

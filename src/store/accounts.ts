@@ -158,6 +158,11 @@ export function findUser(store: Store, address: string): UserRecord | undefined 
   return row && { id: row.id, address: row.address, passwordHash: row.password_hash };
 }
 
+/** The address of the first user ever added (the postmaster when none is configured). */
+export function oldestUser(store: Store): string | undefined {
+  return store.get<{ address: string }>("SELECT address FROM users ORDER BY id LIMIT 1")?.address;
+}
+
 /** All users, sorted by address, with the size of their mail. */
 export function listUsers(store: Store): UserInfo[] {
   return store.all<{ address: string; created_at: number; messages: number; bytes: number }>(
