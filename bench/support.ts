@@ -10,12 +10,16 @@ export interface BenchServer {
   cli(args: string[], stdin?: string): Promise<void>;
   /** Peak resident set size so far (VmHWM), in KiB. */
   peakRssKiB(): number;
-  stop(): Promise<void>;
+  /** Stops the server and removes its data unless `keepData` (to restart on it). */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-/** Starts `postino serve` with `args` (listeners on port 0) and waits until it is ready. */
-export async function startBenchServer(args: string[]): Promise<BenchServer> {
-  const dataDir = await Deno.makeTempDir({ prefix: "postino-bench-" });
+/**
+ * Starts `postino serve` with `args` (listeners on port 0) and waits until it
+ * is ready; on `dataDir` when given (a restart), else on a new temp dir.
+ */
+export async function startBenchServer(args: string[], dataDir?: string): Promise<BenchServer> {
+  dataDir ??= await Deno.makeTempDir({ prefix: "postino-bench-" });
   // BENCH_DENO_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
   const denoFlags = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(" ").filter(Boolean);
   const run = (extra: string[], flags: string[] = []) =>
@@ -53,7 +57,7 @@ export async function startBenchServer(args: string[]): Promise<BenchServer> {
         child.stdout.cancel();
         return {
           pid: child.pid,
-          dataDir,
+          dataDir: dataDir!,
           ports,
           async cli(args: string[], stdin?: string) {
             const c = run(args).spawn();
@@ -67,10 +71,10 @@ export async function startBenchServer(args: string[]): Promise<BenchServer> {
             const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
             return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
           },
-          async stop() {
+          async stop(options = {}) {
             child.kill("SIGTERM");
             await child.status;
-            await Deno.remove(dataDir, { recursive: true });
+            if (!options.keepData) await Deno.remove(dataDir!, { recursive: true });
           },
         };
       }
@@ -82,6 +86,11 @@ export async function startBenchServer(args: string[]): Promise<BenchServer> {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** Writes all of `bytes` (Deno.Conn.write may write only part of a large buffer). */
+export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+}
 
 /** A message of `size` octets, dot-terminated for DATA. */
 function message(size: number, rcpt: string): Uint8Array {
@@ -123,20 +132,20 @@ export async function sendMessages(
   let sent = 0;
   try {
     await readReplies(conn, state, 1);
-    await conn.write(encoder.encode("EHLO bench.test\r\n"));
+    await writeAll(conn, encoder.encode("EHLO bench.test\r\n"));
     await readReplies(conn, state, 1);
     const body = message(size, rcpt);
     const envelope = encoder.encode(`MAIL FROM:<load@bench.test>\r\nRCPT TO:<${rcpt}>\r\nDATA\r\n`);
     for (let i = 0; i < count; i++) {
-      await conn.write(envelope);
+      await writeAll(conn, envelope);
       const codes = await readReplies(conn, state, 3);
       if (codes.join() !== "250,250,354") throw new Error(`unexpected replies ${codes}`);
-      await conn.write(body);
+      await writeAll(conn, body);
       const [code] = await readReplies(conn, state, 1);
       if (code !== "250") throw new Error(`DATA refused: ${code}`);
       sent++;
     }
-    await conn.write(encoder.encode("QUIT\r\n"));
+    await writeAll(conn, encoder.encode("QUIT\r\n"));
   } finally {
     conn.close();
   }

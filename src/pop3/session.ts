@@ -11,7 +11,8 @@
  * - Message numbers and sizes are fixed at login; DELE only marks. Only QUIT
  *   from TRANSACTION (the UPDATE state) removes messages, in one transaction.
  *   A dropped or timed-out session removes nothing.
- * - RETR and TOP stream the body in slices, dot-stuffed (RFC 1939 §3).
+ * - RETR and TOP send the body in slices, dot-stuffed (RFC 1939 §3), holding
+ *   one copy of it at most.
  */
 import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
 import { isCancel, parsePlainResponse, SaslError } from "../auth/sasl.ts";
@@ -26,7 +27,13 @@ import {
 import { isLoopback } from "../net/limits.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import type { Store } from "../store/db.ts";
-import { type Maildrop, openMaildrop, readBodySlice, removeMessages } from "../store/maildrop.ts";
+import {
+  type Maildrop,
+  openMaildrop,
+  readBody,
+  readBodySlice,
+  removeMessages,
+} from "../store/maildrop.ts";
 import type { MaildropLocks } from "./locks.ts";
 import {
   expectArgs,
@@ -62,8 +69,8 @@ type Handler = (s: Pop3Session, cmd: Pop3Command) => Reply | Promise<Reply>;
 const MAX_LINE = 4096;
 /** -ERR replies after which the session is closed. */
 const MAX_ERRORS = 20;
-/** Bodies are read from the store in slices of this size. */
-const SLICE = 1024 * 1024;
+/** Bodies go out, and TOP scans them, in slices of this size. */
+const SLICE = 256 * 1024;
 
 const DOT = 0x2e;
 const LF = 0x0a;
@@ -355,7 +362,7 @@ export class Pop3Session {
     if (!("index" in m)) return m;
     const message = this.#drop!.messages[m.index];
     await this.#send(ok(`${message.size} octets`));
-    await this.#stream(message.messageId, message.size);
+    await this.#stream(message.messageId, message.size, true);
     return WRITTEN;
   }
 
@@ -367,28 +374,27 @@ export class Pop3Session {
     const message = this.#drop!.messages[m.index];
     const length = topLength(this.#ctx.store, message.messageId, message.size, lines);
     await this.#send(ok("Top of message follows"));
-    await this.#stream(message.messageId, length);
+    await this.#stream(message.messageId, length, length === message.size);
     return WRITTEN;
   }
 
-  /** Sends the first `length` octets of a body dot-stuffed, then the terminating ".". */
-  async #stream(messageId: number, length: number): Promise<void> {
+  /**
+   * Sends the first `length` octets of a body dot-stuffed, then the
+   * terminating ".". The body is read once (SQLite hands out a blob whole)
+   * and goes out in slices, each copied only when it needs stuffing, with
+   * the socket's backpressure respected.
+   */
+  async #stream(messageId: number, length: number, whole: boolean): Promise<void> {
+    const store = this.#ctx.store;
+    const body = whole ? readBody(store, messageId) : readBodySlice(store, messageId, 0, length);
     let atLineStart = true;
-    let last = LF;
-    for (let offset = 0; offset < length; offset += SLICE) {
-      const slice = readBodySlice(
-        this.#ctx.store,
-        messageId,
-        offset,
-        Math.min(SLICE, length - offset),
-      );
-      if (slice.length === 0) break;
+    for (let offset = 0; offset < body.length; offset += SLICE) {
+      const slice = body.subarray(offset, offset + SLICE);
       await this.#conn.write(dotStuff(slice, atLineStart));
-      last = slice[slice.length - 1];
-      atLineStart = last === LF;
+      atLineStart = slice[slice.length - 1] === LF;
     }
     // The terminator must start a line (RFC 1939 §3).
-    if (length > 0 && last !== LF) await this.#conn.write(CRLF);
+    if (body.length > 0 && body[body.length - 1] !== LF) await this.#conn.write(CRLF);
     await this.#conn.write(TERMINATOR);
   }
 

@@ -36,7 +36,17 @@ export function openMaildrop(store: Store, userId: number): Maildrop | undefined
   return { mailboxId, uidvalidity, messages };
 }
 
-/** `length` octets of a message body from `offset` (fewer at its end; empty if it is gone). */
+/** A whole message body (empty if it is gone). */
+export function readBody(store: Store, messageId: number): Uint8Array {
+  return store.get<{ body: Uint8Array }>("SELECT body FROM messages WHERE id = ?", messageId)
+    ?.body ?? new Uint8Array();
+}
+
+/**
+ * `length` octets of a message body from `offset` (fewer at its end; empty
+ * if it is gone). SQLite reads a blob whole even for a slice, so callers
+ * should ask for what they need in as few calls as they can.
+ */
 export function readBodySlice(
   store: Store,
   messageId: number,
