@@ -68,7 +68,7 @@ Deno.test("curl lists and fetches over pop3:// with STLS, plain loopback and pop
   });
 
   await t.step(
-    "credentials in the URL, as in the README (the @ of the address encoded)",
+    "credentials in the URL, as in the issue's done-when command (the @ encoded)",
     async () => {
       const password = encodeURIComponent(USERS.alice.password);
       const r = await curl([
@@ -102,6 +102,13 @@ Deno.test("curl lists and fetches over pop3:// with STLS, plain loopback and pop
     const r = await curl(["-k", ...alice, `pop3s://127.0.0.1:${pop.pop3s}/1`]);
     assert.equal(r.code, 0, r.stderr);
     assertDelivered(r.stdout, messages[0], "message 1 over pop3s");
+  });
+
+  await t.step("a bare user name (alice, as in the README) logs in as the one alice", async () => {
+    const url = `pop3://alice:${encodeURIComponent(USERS.alice.password)}@127.0.0.1:${pop.pop3}/1`;
+    const r = await curl([...tls, url]);
+    assert.equal(r.code, 0, r.stderr);
+    assertDelivered(r.stdout, messages[0], "message 1 for a bare user name");
   });
 
   await t.step("a wrong password: curl reports a refused login (67)", async () => {

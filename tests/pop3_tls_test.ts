@@ -10,6 +10,7 @@ import {
   assertDelivered,
   dataOf,
   deliver,
+  login,
   poplib,
   RawPop3,
   simple,
@@ -83,4 +84,23 @@ Deno.test("POP3 over STLS and POP3S with poplib and a raw client", async (t) => 
     assert.match(await client.line(), /^\+OK/);
     assert.equal(await client.rest(), "", "nothing after the QUIT reply");
   });
+
+  await t.step(
+    "garbage instead of a TLS handshake after STLS: dropped, server unharmed",
+    async () => {
+      const { client } = await RawPop3.connect(pop.pop3);
+      using _ = client;
+      await client.send("STLS\r\n");
+      assert.match(await client.line(), /^\+OK/);
+      await client.send("this is not a TLS ClientHello\r\n\r\n");
+      const rest = await client.rest().catch(() => "");
+      assert.doesNotMatch(rest, /^\+OK/m, "no POP3 reply over the failed handshake");
+      const r = await poplib([...login(pop.pop3), { op: "stat" }, { op: "quit" }]);
+      assertAllOk(r);
+      assert.equal(r[3].count, 2);
+      assert.ok(pop.server.running);
+      const errors = pop.server.entries().filter((e) => e.level === "ERROR" || e.level === "FATAL");
+      assert.deepEqual(errors.map((e) => e.message), [], "no error-level logs");
+    },
+  );
 });

@@ -5,7 +5,7 @@
  */
 import { AddressError, normalizeAddress } from "../address.ts";
 import { log } from "../log.ts";
-import { findUser } from "../store/accounts.ts";
+import { findUser, usersWithLocalPart } from "../store/accounts.ts";
 import type { Store } from "../store/db.ts";
 import { verifyNothing, verifyPassword } from "./password.ts";
 import { LoginThrottle } from "./throttle.ts";
@@ -40,14 +40,27 @@ export class Authenticator {
     this.#sleep = sleep;
   }
 
+  /**
+   * The account a login name means: the normalised address, or for a bare
+   * name (`alice`, as many mail clients send) the one user with that local
+   * part when there is exactly one.
+   */
+  #account(username: string): string {
+    if (!username.includes("@")) {
+      const matches = usersWithLocalPart(this.#store, username.toLowerCase());
+      return matches.length === 1 ? matches[0] : username;
+    }
+    try {
+      return normalizeAddress(username);
+    } catch (err) {
+      if (err instanceof AddressError) return username;
+      throw err;
+    }
+  }
+
   /** The user when the credentials are right; undefined (after the throttle's delay) when not. */
   async login(attempt: LoginAttempt): Promise<AuthenticatedUser | undefined> {
-    let account = attempt.username.trim();
-    try {
-      account = normalizeAddress(account);
-    } catch (err) {
-      if (!(err instanceof AddressError)) throw err;
-    }
+    const account = this.#account(attempt.username.trim());
     const user = findUser(this.#store, account);
     const ok = user
       ? await verifyPassword(attempt.password, user.passwordHash)
@@ -80,6 +93,7 @@ export class Authenticator {
   }
 }
 
+/** Sleeps; tests pass a fake. */
 function defaultSleep(ms: number): Promise<void> {
   return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -293,7 +293,10 @@ export class Connection {
     return this.#pendingBytes >= FLUSH_AT ? this.flush() : Promise.resolve();
   }
 
-  /** Sends queued output; waits while the socket's send buffer is full. */
+  /**
+   * Sends queued output; waits while the socket's send buffer is full, at
+   * most `idleTimeoutMs`, then drops the connection with {@link ConnectionTimeout}.
+   */
   async flush(): Promise<void> {
     const socket = this.#socket;
     if (this.#pending.length === 0) return;
@@ -305,8 +308,15 @@ export class Connection {
     for (const data of pending) socket.write(data);
     socket.uncork();
     if (!socket.writableNeedDrain) return;
-    await new Promise<void>((resolve) => {
+    // A peer that stops reading must not hold the session (and its locks) forever.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        socket.destroy();
+        reject(new ConnectionTimeout());
+      }, this.idleTimeoutMs);
       const done = () => {
+        clearTimeout(timer);
         socket.off("drain", done);
         socket.off("close", done);
         resolve();

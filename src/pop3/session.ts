@@ -27,13 +27,7 @@ import {
 import { isLoopback } from "../net/limits.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import type { Store } from "../store/db.ts";
-import {
-  type Maildrop,
-  openMaildrop,
-  readBody,
-  readBodySlice,
-  removeMessages,
-} from "../store/maildrop.ts";
+import { type Maildrop, openMaildrop, readBody, removeMessages } from "../store/maildrop.ts";
 import type { MaildropLocks } from "./locks.ts";
 import {
   expectArgs,
@@ -69,7 +63,7 @@ type Handler = (s: Pop3Session, cmd: Pop3Command) => Reply | Promise<Reply>;
 const MAX_LINE = 4096;
 /** -ERR replies after which the session is closed. */
 const MAX_ERRORS = 20;
-/** Bodies go out, and TOP scans them, in slices of this size. */
+/** Bodies go out in slices of this size. */
 const SLICE = 256 * 1024;
 
 const DOT = 0x2e;
@@ -79,6 +73,8 @@ const TERMINATOR = new TextEncoder().encode(".\r\n");
 
 const ok = (text: string, lines?: string[]): Reply => ({ line: `+OK ${text}`, lines });
 const err = (text: string): Reply => ({ line: `-ERR ${text}` });
+const HTTP_VERBS = new Set(["GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS", "DELETE"]);
+
 /** A reply the handler has already written (RETR, TOP, STLS). */
 const WRITTEN: Reply = { line: "" };
 
@@ -164,7 +160,7 @@ export class Pop3Session {
         : await this.#dispatch(parseCommand(decoder.decode(line.bytes)));
       if (r.line.startsWith("-ERR")) this.#errors++;
       if (r.line !== "") await this.#send(r);
-      if (r.close) return "quit";
+      if (r.close) return r.line === "" ? "hung up" : "quit";
       if (this.#errors >= MAX_ERRORS) {
         await this.#send(err("Too many errors, closing connection"));
         return "too many errors";
@@ -173,6 +169,10 @@ export class Pop3Session {
   }
 
   async #dispatch(cmd: Pop3Command): Promise<Reply> {
+    if (HTTP_VERBS.has(cmd.keyword) && this.#state === "authorization") {
+      // Cross-protocol request (a browser tricked into talking to us): hang up, say nothing.
+      return { ...WRITTEN, close: true };
+    }
     const command = Object.hasOwn(COMMANDS, cmd.keyword) ? COMMANDS[cmd.keyword] : undefined;
     if (!command) return err(`Unknown command: ${cmd.keyword.slice(0, 16)}`);
     if (!command.states.includes(this.#state)) {
@@ -261,8 +261,8 @@ export class Pop3Session {
   }
 
   async #auth(cmd: Pop3Command): Promise<Reply> {
-    if (cmd.args.length === 0) return ok("Mechanisms follow", ["PLAIN"]);
     if (!this.#credentialsAllowed) return plaintextRefused();
+    if (cmd.args.length === 0) return ok("Mechanisms follow", ["PLAIN"]);
     expectArgs(cmd, 1, 2);
     const mechanism = cmd.args[0].toUpperCase();
     if (mechanism !== "PLAIN") return err(`Unrecognized authentication mechanism ${mechanism}`);
@@ -361,8 +361,10 @@ export class Pop3Session {
     const m = this.#message(cmd.args[0]);
     if (!("index" in m)) return m;
     const message = this.#drop!.messages[m.index];
+    // SQLite hands out a blob whole, so the body is read once and sent from memory.
+    const body = readBody(this.#ctx.store, message.messageId);
     await this.#send(ok(`${message.size} octets`));
-    await this.#stream(message.messageId, message.size, true);
+    await this.#sendBody(body);
     return WRITTEN;
   }
 
@@ -371,22 +373,18 @@ export class Pop3Session {
     const m = this.#message(cmd.args[0]);
     if (!("index" in m)) return m;
     const lines = parseLineCount(cmd.args[1]);
-    const message = this.#drop!.messages[m.index];
-    const length = topLength(this.#ctx.store, message.messageId, message.size, lines);
+    const body = readBody(this.#ctx.store, this.#drop!.messages[m.index].messageId);
     await this.#send(ok("Top of message follows"));
-    await this.#stream(message.messageId, length, length === message.size);
+    await this.#sendBody(body.subarray(0, topLength(body, lines)));
     return WRITTEN;
   }
 
   /**
-   * Sends the first `length` octets of a body dot-stuffed, then the
-   * terminating ".". The body is read once (SQLite hands out a blob whole)
-   * and goes out in slices, each copied only when it needs stuffing, with
-   * the socket's backpressure respected.
+   * Sends a body dot-stuffed, then the terminating ".". It goes out in
+   * slices, each copied only when it needs stuffing, with the socket's
+   * backpressure respected.
    */
-  async #stream(messageId: number, length: number, whole: boolean): Promise<void> {
-    const store = this.#ctx.store;
-    const body = whole ? readBody(store, messageId) : readBodySlice(store, messageId, 0, length);
+  async #sendBody(body: Uint8Array): Promise<void> {
     let atLineStart = true;
     for (let offset = 0; offset < body.length; offset += SLICE) {
       const slice = body.subarray(offset, offset + SLICE);
@@ -493,34 +491,33 @@ export function dotStuff(bytes: Uint8Array, atLineStart: boolean): Uint8Array {
 }
 
 /**
- * How many octets TOP sends: the headers, the blank line after them, and
- * `lines` lines of the body (RFC 1939 §7).
+ * How many octets of `body` TOP sends: the headers, the blank line after
+ * them, and `lines` lines of the body (RFC 1939 §7).
  */
-export function topLength(store: Store, messageId: number, size: number, lines: number): number {
-  let inHeaders = true;
-  let remaining = lines;
-  let lineStart = true;
-  for (let offset = 0; offset < size; offset += SLICE) {
-    const slice = readBodySlice(store, messageId, offset, SLICE);
-    if (slice.length === 0) break;
-    for (let i = 0; i < slice.length; i++) {
-      const b = slice[i];
-      if (inHeaders && lineStart && (b === LF || (b === 0x0d && slice[i + 1] === LF))) {
-        // The blank line ending the headers.
-        const end = offset + (b === LF ? i + 1 : i + 2);
-        if (remaining === 0) return end;
-        inHeaders = false;
-        i = end - offset - 1;
-        lineStart = true;
-        continue;
-      }
-      if (b === LF) {
-        if (!inHeaders && --remaining === 0) return offset + i + 1;
-        lineStart = true;
-      } else {
-        lineStart = false;
-      }
-    }
+export function topLength(body: Uint8Array, lines: number): number {
+  // The blank line that ends the headers: CRLF CRLF, LF LF, or one at the very start.
+  let start: number;
+  if (body[0] === LF) start = 1;
+  else if (body[0] === 0x0d && body[1] === LF) start = 2;
+  else {
+    const crlf = indexOfSequence(body, [0x0d, LF, 0x0d, LF]);
+    const lf = indexOfSequence(body, [LF, LF]);
+    const ends = [crlf < 0 ? -1 : crlf + 4, lf < 0 ? -1 : lf + 2].filter((e) => e >= 0);
+    if (ends.length === 0) return body.length; // headers only
+    start = Math.min(...ends);
   }
-  return size;
+  let end = start;
+  for (let n = 0; n < lines && end < body.length; n++) {
+    const lf = body.indexOf(LF, end);
+    end = lf < 0 ? body.length : lf + 1;
+  }
+  return end;
+}
+
+/** The index of the first occurrence of `needle` in `haystack`, or -1. */
+function indexOfSequence(haystack: Uint8Array, needle: number[]): number {
+  for (let i = haystack.indexOf(needle[0]); i >= 0; i = haystack.indexOf(needle[0], i + 1)) {
+    if (needle.every((b, k) => haystack[i + k] === b)) return i;
+  }
+  return -1;
 }

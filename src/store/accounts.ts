@@ -158,6 +158,16 @@ export function findUser(store: Store, address: string): UserRecord | undefined 
   return row && { id: row.id, address: row.address, passwordHash: row.password_hash };
 }
 
+/** The addresses of the users whose local part is `local` (any domain). */
+export function usersWithLocalPart(store: Store, local: string): string[] {
+  // The escape keeps "_" and "%" in a local part from acting as LIKE wildcards.
+  const pattern = `${local.replace(/[\\%_]/g, (c) => `\\${c}`)}@%`;
+  return store.all<{ address: string }>(
+    "SELECT address FROM users WHERE address LIKE ? ESCAPE '\\' ORDER BY address",
+    pattern,
+  ).map((r) => r.address);
+}
+
 /** The address of the first user ever added (the postmaster when none is configured). */
 export function oldestUser(store: Store): string | undefined {
   return store.get<{ address: string }>("SELECT address FROM users ORDER BY id LIMIT 1")?.address;

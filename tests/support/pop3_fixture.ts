@@ -32,14 +32,15 @@ export interface Pop3Server {
 /**
  * Starts `postino serve --dev` with POP3, POP3S and SMTP on port 0. With
  * `addUsers` (the default) alice and bob are created; pass a `dataDir` to
- * restart on the data of an earlier run.
+ * restart on the data of an earlier run, `env` for POSTINO_* settings.
  */
 export async function startPop3Server(
-  options: { dataDir?: string; addUsers?: boolean } = {},
+  options: { dataDir?: string; addUsers?: boolean; env?: Record<string, string> } = {},
 ): Promise<Pop3Server> {
   const server = await startPostino({
     args: ["--dev", ...LISTENER_ARGS],
     dataDir: options.dataDir,
+    env: options.env,
   });
   try {
     if (options.addUsers ?? true) {
@@ -248,27 +249,21 @@ export function simple(n: number): Uint8Array {
   );
 }
 
-/** A message of exactly `size` octets: 78-octet lines, some starting with "." or holding 8-bit. */
+/**
+ * A message of about `size` octets (whole 78-octet lines): every 7th line
+ * starts with ".", every 11th holds an 8-bit octet (0xe9).
+ */
 export function large(size: number): Uint8Array {
   const head = bytes("From: big@remote.example\r\nSubject: large\r\n\r\n");
-  const out = new Uint8Array(size);
+  const lines = Math.ceil((size - head.length) / 78);
+  const out = new Uint8Array(head.length + lines * 78);
   out.set(head);
-  let o = head.length;
-  let line = 0;
-  while (o < size) {
-    const n = Math.min(78, size - o);
-    for (let i = 0; i < n - 2; i++) {
-      out[o + i] = i === 0 && line % 7 === 0 ? 0x2e : i === 5 && line % 11 === 0 ? 0xe9 : 0x61 +
-        ((line + i) % 26);
-    }
-    if (n >= 2) {
-      out[o + n - 2] = 0x0d;
-      out[o + n - 1] = 0x0a;
-    } else {
-      out[o] = 0x0a; // never reached with the sizes used, kept for safety
-    }
-    o += n;
-    line++;
+  for (let line = 0, o = head.length; line < lines; line++, o += 78) {
+    for (let i = 0; i < 76; i++) out[o + i] = 0x61 + ((line + i) % 26);
+    if (line % 7 === 0) out[o] = 0x2e;
+    if (line % 11 === 0) out[o + 5] = 0xe9;
+    out[o + 76] = 0x0d;
+    out[o + 77] = 0x0a;
   }
   return out;
 }
