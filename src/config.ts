@@ -67,6 +67,13 @@ export interface Config {
     /** An idle POP3 session (RFC 1939 §3: at least 10 minutes). @default 600000 */
     pop3Idle: number;
   };
+  /** Connection caps, shared by all listeners; over them a client is told to come back later. */
+  limits: {
+    /** @default 500 */
+    connections: number;
+    /** Loopback clients are exempt. @default 20 */
+    connectionsPerIp: number;
+  };
 }
 
 /** Where an option value came from. */
@@ -99,7 +106,8 @@ type Kind =
   | "format"
   | "levels"
   | "address"
-  | "duration";
+  | "duration"
+  | "count";
 
 interface OptionSpec {
   /** Dotted key in the TOML file. */
@@ -142,6 +150,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "timeouts.smtp_command", kind: "duration", env: "POSTINO_SMTP_COMMAND_TIMEOUT" },
   { key: "timeouts.smtp_data", kind: "duration", env: "POSTINO_SMTP_DATA_TIMEOUT" },
   { key: "timeouts.pop3_idle", kind: "duration", env: "POSTINO_POP3_IDLE_TIMEOUT" },
+  { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
+  { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
 ];
 
 /** Default ports of the standard listeners, and of `--dev` (loopback only). */
@@ -285,6 +295,10 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
       const units: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600 };
       const ms = m ? Number(m[1]) * units[m[2].toLowerCase()] * 1000 : NaN;
       return ms > 0 && Number.isSafeInteger(ms) ? ms : fail("a duration such as 300s, 5m or 1h");
+    }
+    case "count": {
+      const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
+      return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
     }
     case "address":
       try {
@@ -471,6 +485,10 @@ export function loadConfig(sources: ConfigSources): Config {
       smtpCommand: get<number>("timeouts.smtp_command") ?? 300_000,
       smtpData: get<number>("timeouts.smtp_data") ?? 600_000,
       pop3Idle: get<number>("timeouts.pop3_idle") ?? 600_000,
+    },
+    limits: {
+      connections: get<number>("limits.connections") ?? 500,
+      connectionsPerIp: get<number>("limits.connections_per_ip") ?? 20,
     },
     log: {
       level: get<LogLevel>("log.level") ?? "info",

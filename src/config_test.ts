@@ -74,8 +74,25 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     postmaster: undefined,
     log: { level: "info", format: "text", categories: {} },
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000 },
+    limits: { connections: 500, connectionsPerIp: 20 },
   };
   assert.deepEqual(config, want);
+});
+
+Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
+  const config = loadConfig({
+    flags: {},
+    env: { POSTINO_MAX_CONNECTIONS: "50", POSTINO_MAX_CONNECTIONS_PER_IP: "3" },
+    systemHostname: () => "mx.test",
+  });
+  assert.deepEqual(config.limits, { connections: 50, connectionsPerIp: 3 });
+  for (const bad of ["0", "-1", "many", "1.5"]) {
+    assert.throws(
+      () => loadConfig({ flags: {}, env: { POSTINO_MAX_CONNECTIONS: bad } }),
+      (e: Error) => e.message.includes("POSTINO_MAX_CONNECTIONS") && !e.message.includes("\n"),
+      bad,
+    );
+  }
 });
 
 Deno.test("loadConfig() reads timeouts as seconds or with a unit", () => {

@@ -103,7 +103,10 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     commits: new CommitQueue(ctx.store),
     locks: new MaildropLocks(),
   };
-  const limits = new ConnectionLimits();
+  const limits = new ConnectionLimits({
+    maxConnections: ctx.config.limits.connections,
+    maxPerIp: ctx.config.limits.connectionsPerIp,
+  });
   const listeners: Listener[] = [];
   const closeAll = (graceMs: number) => Promise.all(listeners.map((l) => l.close(graceMs)));
   try {
