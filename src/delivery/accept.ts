@@ -42,7 +42,12 @@ export async function acceptMessage(
   commits: CommitQueue,
   envelope: RoutedEnvelope,
   content: Uint8Array,
-  trace: Omit<ReceivedInfo, "recipient" | "id"> & { id?: string; headroom?: number },
+  trace: Omit<ReceivedInfo, "recipient" | "id"> & {
+    id?: string;
+    headroom?: number;
+    /** Some line of the content starts with "." (see MessageContent). @default true */
+    dotLines?: boolean;
+  },
 ): Promise<Accepted> {
   const id = trace.id ?? newMessageId();
   const mailboxes: MailboxTarget[] = [];
@@ -78,6 +83,7 @@ export async function acceptMessage(
     outbound: remote.length > 0 ? { sender: envelope.sender, recipients: remote } : undefined,
     outboundOffset: returnPath.length,
     internalDate: trace.date,
+    dotLines: trace.dotLines,
   });
   return { id, localCount: mailboxes.length, remoteCount: remote.length, body: committed.body };
 }

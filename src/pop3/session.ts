@@ -364,7 +364,7 @@ export class Pop3Session {
     // SQLite hands out a blob whole, so the body is read once and sent from memory.
     const body = readBody(this.#ctx.store, message.messageId);
     await this.#send(ok(`${message.size} octets`));
-    await this.#sendBody(body);
+    await this.#sendBody(body, message.dotLines);
     return WRITTEN;
   }
 
@@ -373,22 +373,24 @@ export class Pop3Session {
     const m = this.#message(cmd.args[0]);
     if (!("index" in m)) return m;
     const lines = parseLineCount(cmd.args[1]);
-    const body = readBody(this.#ctx.store, this.#drop!.messages[m.index].messageId);
+    const message = this.#drop!.messages[m.index];
+    const body = readBody(this.#ctx.store, message.messageId);
     await this.#send(ok("Top of message follows"));
-    await this.#sendBody(body.subarray(0, topLength(body, lines)));
+    await this.#sendBody(body.subarray(0, topLength(body, lines)), message.dotLines);
     return WRITTEN;
   }
 
   /**
    * Sends a body dot-stuffed, then the terminating ".". It goes out in
-   * slices, each copied only when it needs stuffing, with the socket's
-   * backpressure respected.
+   * slices, each copied only when it needs stuffing (never when the store
+   * knows it has no line starting with "."), with the socket's backpressure
+   * respected.
    */
-  async #sendBody(body: Uint8Array): Promise<void> {
+  async #sendBody(body: Uint8Array, dotLines: boolean): Promise<void> {
     let atLineStart = true;
     for (let offset = 0; offset < body.length; offset += SLICE) {
       const slice = body.subarray(offset, offset + SLICE);
-      await this.#conn.write(dotStuff(slice, atLineStart));
+      await this.#conn.write(dotLines ? dotStuff(slice, atLineStart) : slice);
       atLineStart = slice[slice.length - 1] === LF;
     }
     // The terminator must start a line (RFC 1939 §3).

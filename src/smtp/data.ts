@@ -52,6 +52,8 @@ export interface MessageContent {
   /** Octets of content seen (after unstuffing and normalisation). */
   size: number;
   tooBig: boolean;
+  /** Some line of the content starts with "." (POP3 and DATA relays must stuff it). */
+  dotLines: boolean;
   violation?: ContentViolation;
 }
 
@@ -71,6 +73,7 @@ export class DataDecoder {
   #previousCrlf = true;
   #done = false;
   #violation: ContentViolation | undefined;
+  #dotLines = false;
 
   /** Buffers are reused and sized from SIZE, so a message is not copied again and again as it grows. */
   constructor(maxSize: number, options: DecoderOptions) {
@@ -120,6 +123,10 @@ export class DataDecoder {
       }
       const crlf = !partial && lf > pos && input[lf - 1] === CR;
       const end = crlf ? lf - 1 : lf; // end of the line's content
+      if (!this.#midLine && input[pos] === DOT && end > pos) {
+        // Remember whether any stored line starts with a dot: POP3 must stuff only those.
+        if (!this.#dotStuffed || input[pos + 1] === DOT) this.#dotLines = true;
+      }
       if (!this.#midLine && this.#dotStuffed && input[pos] === DOT && end > pos) {
         if (end - pos === 1 && !partial) {
           if (crlf && this.#previousCrlf) {
@@ -187,6 +194,7 @@ export class DataDecoder {
       bytes: tooBig ? new Uint8Array() : this.#out.subarray(HEADROOM, HEADROOM + this.#size),
       size: this.#size,
       tooBig,
+      dotLines: this.#dotLines,
       violation: this.#violation,
     };
   }

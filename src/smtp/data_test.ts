@@ -427,3 +427,20 @@ Deno.test("readDataContent() reads a large message that exceeds the cap to its e
     await conn.close();
   }
 });
+
+const DOT_LINE_CASES: [string, string, boolean, boolean][] = [
+  ["no dots", "a\r\nb\r\n.\r\n", true, false],
+  ["a dot inside a line", "a.b\r\n.\r\n", true, false],
+  ["a stuffed dot line", "a\r\n..b\r\n.\r\n", true, true],
+  ["a stuffed lone dot", "..\r\n.\r\n", true, true],
+  ["BDAT: a line starting with a dot", "a\r\n.b\r\n", false, true],
+  ["BDAT: no dots at line starts", "a.\r\nb.\r\n", false, false],
+];
+
+for (const [name, text, dotStuffed, want] of DOT_LINE_CASES) {
+  Deno.test(`DataDecoder reports whether stored lines start with a dot: ${name}`, () => {
+    const d = new DataDecoder(1 << 20, { dotStuffed });
+    d.feed(bytes(text), !dotStuffed);
+    assert.equal(d.result().dotLines, want);
+  });
+}

@@ -485,6 +485,7 @@ export class SmtpSession {
       accepted = await acceptMessage(this.#ctx.commits, tx, content.bytes, {
         id,
         headroom: HEADROOM,
+        dotLines: content.dotLines,
         helo: this.#helo,
         remoteAddress: this.#conn.remoteAddress,
         hostname: this.#ctx.config.hostname,

@@ -41,6 +41,8 @@ export interface Delivery {
   outboundOffset?: number;
   /** @default now */
   internalDate?: Date;
+  /** Some line of the body starts with "."; false lets POP3 skip dot-stuffing. @default true */
+  dotLines?: boolean;
 }
 
 /** What {@link deliver} stored. */
@@ -88,11 +90,13 @@ export function deliver(store: Store, delivery: Delivery): DeliveryResult {
   const now = Date.now();
   const internalDate = delivery.internalDate?.getTime() ?? now;
   return store.transaction(() => {
+    const dotLines = delivery.dotLines === false ? 0 : 1;
     const { lastInsertRowid: messageId } = store.run(
-      "INSERT INTO messages (body, size, created_at) VALUES (?, ?, ?)",
+      "INSERT INTO messages (body, size, created_at, dot_lines) VALUES (?, ?, ?, ?)",
       delivery.body,
       delivery.body.byteLength,
       now,
+      dotLines,
     );
     const entries: DeliveryResult["entries"] = [];
     const seen = new Set<number>();
@@ -125,10 +129,11 @@ export function deliver(store: Store, delivery: Delivery): DeliveryResult {
       const offset = delivery.outboundOffset ?? 0;
       const queuedMessageId = offset > 0 && entries.length > 0
         ? store.run(
-          "INSERT INTO messages (body, size, created_at) VALUES (?, ?, ?)",
+          "INSERT INTO messages (body, size, created_at, dot_lines) VALUES (?, ?, ?, ?)",
           delivery.body.subarray(offset),
           delivery.body.byteLength - offset,
           now,
+          dotLines,
         ).lastInsertRowid
         : messageId;
       queueId = store.run(

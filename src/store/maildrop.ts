@@ -12,6 +12,8 @@ export interface MaildropMessage {
   messageId: number;
   /** Octets as stored and as RETR sends them (before dot-stuffing). */
   size: number;
+  /** Some line starts with "." and needs stuffing (true when unknown). */
+  dotLines: boolean;
 }
 
 /** The INBOX at login. */
@@ -29,10 +31,16 @@ export function openMaildrop(store: Store, userId: number): Maildrop | undefined
     "SELECT uidvalidity FROM mailboxes WHERE id = ?",
     mailboxId,
   )!;
-  const messages = store.all<{ uid: number; message_id: number; size: number }>(
-    "SELECT uid, message_id, size FROM mailbox_entries WHERE mailbox_id = ? ORDER BY uid",
+  const messages = store.all<{ uid: number; message_id: number; size: number; dot_lines: number }>(
+    `SELECT e.uid, e.message_id, e.size, m.dot_lines FROM mailbox_entries e
+     JOIN messages m ON m.id = e.message_id WHERE e.mailbox_id = ? ORDER BY e.uid`,
     mailboxId,
-  ).map((r) => ({ uid: r.uid, messageId: r.message_id, size: r.size }));
+  ).map((r) => ({
+    uid: r.uid,
+    messageId: r.message_id,
+    size: r.size,
+    dotLines: r.dot_lines !== 0,
+  }));
   return { mailboxId, uidvalidity, messages };
 }
 

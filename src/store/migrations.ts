@@ -105,4 +105,9 @@ export const migrations: readonly string[] = [
     DELETE FROM messages WHERE id = OLD.message_id;
   END;
   `,
+  // 2: whether a body has lines starting with "." (1 = yes or unknown), so POP3 can skip
+  // scanning the others for dot-stuffing.
+  `
+  ALTER TABLE messages ADD COLUMN dot_lines INTEGER NOT NULL DEFAULT 1;
+  `,
 ];
