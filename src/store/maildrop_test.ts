@@ -64,15 +64,25 @@ Deno.test("openMaildrop() gives the INBOX oldest first with uids, message ids an
     const drop = openMaildrop(store, alice)!;
     assert.equal(drop.uidvalidity, uidvalidity);
     assert.deepEqual(drop.messages, [
-      { uid: 1, messageId: a.messageId, size: 17 },
-      { uid: 2, messageId: b.messageId, size: 19 },
-      { uid: 3, messageId: c.messageId, size: 4 },
+      // Deliveries that do not say otherwise may have dot lines.
+      { uid: 1, messageId: a.messageId, size: 17, dotLines: true },
+      { uid: 2, messageId: b.messageId, size: 19, dotLines: true },
+      { uid: 3, messageId: c.messageId, size: 4, dotLines: true },
     ]);
+    const plain = deliver(store, {
+      body: new TextEncoder().encode("Subject: plain\r\n\r\nno dot lines\r\n"),
+      mailboxes: [{ userId: bob }],
+      dotLines: false,
+    });
+    assert.equal(
+      openMaildrop(store, bob)!.messages.find((m) => m.messageId === plain.messageId)?.dotLines,
+      false,
+    );
     // A snapshot: later deliveries do not change it.
     put(store, [alice], "Subject: later\r\n\r\n");
     assert.equal(drop.messages.length, 3);
     assert.equal(openMaildrop(store, alice)!.messages.length, 4);
-    assert.equal(openMaildrop(store, bob)!.messages.length, 2);
+    assert.equal(openMaildrop(store, bob)!.messages.length, 3);
   });
 });
 
