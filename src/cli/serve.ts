@@ -56,6 +56,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const config = loadConfig({ flags: values });
   await setupLogging(config.log);
   const logger = log("serve");
+  keepRunningOnStrayErrors();
   Deno.mkdirSync(config.dataDir, { recursive: true });
   const store = openStore(storePath(config.dataDir));
   try {
@@ -83,6 +84,29 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   logger.info("Stopped");
   return 0;
+}
+
+/**
+ * An error thrown on some later tick by a library (Deno's node:tls has done
+ * so for a connection whose handshake failed) would otherwise end the
+ * process and every session with it. Such errors are logged and the server
+ * goes on: every acknowledged message is already on disk, and the state that
+ * matters lives in SQLite transactions.
+ */
+function keepRunningOnStrayErrors(): void {
+  const logger = log("serve");
+  globalThis.addEventListener("error", (event) => {
+    event.preventDefault();
+    logger.error("Uncaught error, still running: {error}", {
+      error: event.error?.stack ?? event.message,
+    });
+  });
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    logger.error("Unhandled rejection, still running: {error}", {
+      error: event.reason?.stack ?? String(event.reason),
+    });
+  });
 }
 
 /** Resolves with the name of the first SIGINT or SIGTERM. */

@@ -10,7 +10,7 @@
  * {type:"close"} -> {type:"closed"}.
  */
 import { openStore, type Store } from "./db.ts";
-import { deliver, type Delivery, type DeliveryResult } from "./mailboxes.ts";
+import { deliver, type Delivery, type DeliveryResult, insertDelivery } from "./mailboxes.ts";
 
 /** The result of one delivery of a batch. */
 export type Outcome = { ok: true; result: DeliveryResult } | { ok: false; error: string };
@@ -21,19 +21,26 @@ function describe(err: unknown): string {
   return (err as Error)?.message ?? String(err);
 }
 
-/** Commits a batch in one transaction, each delivery in its own savepoint. */
+/**
+ * Commits a batch in one transaction. Should one delivery fail (a user
+ * deleted meanwhile), the batch is rolled back and each delivery stored on
+ * its own, so the others still go through.
+ */
 function commit(deliveries: Delivery[]): Outcome[] {
-  const outcomes: Outcome[] = [];
-  store!.transaction(() => {
-    for (const d of deliveries) {
+  try {
+    return store!.transaction(() =>
+      deliveries.map((d): Outcome => ({ ok: true, result: insertDelivery(store!, d) }))
+    );
+  } catch (err) {
+    if (deliveries.length === 1) return [{ ok: false, error: describe(err) }];
+    return deliveries.map((d): Outcome => {
       try {
-        outcomes.push({ ok: true, result: deliver(store!, d) });
+        return { ok: true, result: deliver(store!, d) };
       } catch (err) {
-        outcomes.push({ ok: false, error: describe(err) });
+        return { ok: false, error: describe(err) };
       }
-    }
-  });
-  return outcomes;
+    });
+  }
 }
 
 self.onmessage = (event: MessageEvent) => {

@@ -87,73 +87,79 @@ export function findMailbox(store: Store, userId: number, name: string): number 
  * everything is stored or nothing is.
  */
 export function deliver(store: Store, delivery: Delivery): DeliveryResult {
+  return store.transaction(() => insertDelivery(store, delivery));
+}
+
+/**
+ * The work of {@link deliver} without a transaction of its own: the caller
+ * holds one (the group commit runs many of these in one transaction).
+ */
+export function insertDelivery(store: Store, delivery: Delivery): DeliveryResult {
   const now = Date.now();
   const internalDate = delivery.internalDate?.getTime() ?? now;
-  return store.transaction(() => {
-    const dotLines = delivery.dotLines === false ? 0 : 1;
-    const { lastInsertRowid: messageId } = store.run(
-      "INSERT INTO messages (body, size, created_at, dot_lines) VALUES (?, ?, ?, ?)",
-      delivery.body,
+  const dotLines = delivery.dotLines === false ? 0 : 1;
+  const { lastInsertRowid: messageId } = store.run(
+    "INSERT INTO messages (body, size, created_at, dot_lines) VALUES (?, ?, ?, ?)",
+    delivery.body,
+    delivery.body.byteLength,
+    now,
+    dotLines,
+  );
+  const entries: DeliveryResult["entries"] = [];
+  const seen = new Set<number>();
+  for (const target of delivery.mailboxes) {
+    const name = target.mailbox ?? INBOX;
+    const mailboxId = findMailbox(store, target.userId, name) ??
+      createMailbox(store, target.userId, name, SPECIAL_USE.get(name));
+    if (seen.has(mailboxId)) continue;
+    seen.add(mailboxId);
+    const box = store.get<{ uid: number; modseq: number }>(
+      `UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
+       WHERE id = ? RETURNING uidnext - 1 uid, highest_modseq modseq`,
+      mailboxId,
+    )!;
+    store.run(
+      `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, internal_date, size, modseq)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+      mailboxId,
+      box.uid,
+      messageId,
+      internalDate,
       delivery.body.byteLength,
-      now,
-      dotLines,
+      box.modseq,
     );
-    const entries: DeliveryResult["entries"] = [];
-    const seen = new Set<number>();
-    for (const target of delivery.mailboxes) {
-      const name = target.mailbox ?? INBOX;
-      const mailboxId = findMailbox(store, target.userId, name) ??
-        createMailbox(store, target.userId, name, SPECIAL_USE.get(name));
-      if (seen.has(mailboxId)) continue;
-      seen.add(mailboxId);
-      const box = store.get<{ uid: number; modseq: number }>(
-        `UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
-         WHERE id = ? RETURNING uidnext - 1 uid, highest_modseq modseq`,
-        mailboxId,
-      )!;
-      store.run(
-        `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, internal_date, size, modseq)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-        mailboxId,
-        box.uid,
-        messageId,
-        internalDate,
-        delivery.body.byteLength,
-        box.modseq,
-      );
-      entries.push({ userId: target.userId, mailboxId, uid: box.uid });
-    }
-    let queueId: number | undefined;
-    const out = delivery.outbound;
-    if (out && out.recipients.length > 0) {
-      const offset = delivery.outboundOffset ?? 0;
-      const queuedMessageId = offset > 0 && entries.length > 0
-        ? store.run(
-          "INSERT INTO messages (body, size, created_at, dot_lines) VALUES (?, ?, ?, ?)",
-          delivery.body.subarray(offset),
-          delivery.body.byteLength - offset,
-          now,
-          dotLines,
-        ).lastInsertRowid
-        : messageId;
-      queueId = store.run(
-        "INSERT INTO queue (message_id, sender, created_at) VALUES (?, ?, ?)",
-        queuedMessageId,
-        out.sender,
+    entries.push({ userId: target.userId, mailboxId, uid: box.uid });
+  }
+  let queueId: number | undefined;
+  const out = delivery.outbound;
+  if (out && out.recipients.length > 0) {
+    const offset = delivery.outboundOffset ?? 0;
+    const queuedMessageId = offset > 0 && entries.length > 0
+      ? store.run(
+        "INSERT INTO messages (body, size, created_at, dot_lines) VALUES (?, ?, ?, ?)",
+        delivery.body.subarray(offset),
+        delivery.body.byteLength - offset,
         now,
-      ).lastInsertRowid;
-      for (const rcpt of new Set(out.recipients)) {
-        store.run(
-          "INSERT INTO queue_recipients (queue_id, recipient, next_attempt_at) VALUES (?, ?, ?)",
-          queueId,
-          rcpt,
-          now,
-        );
-      }
+        dotLines,
+      ).lastInsertRowid
+      : messageId;
+    queueId = store.run(
+      "INSERT INTO queue (message_id, sender, created_at) VALUES (?, ?, ?)",
+      queuedMessageId,
+      out.sender,
+      now,
+    ).lastInsertRowid;
+    for (const rcpt of new Set(out.recipients)) {
+      store.run(
+        "INSERT INTO queue_recipients (queue_id, recipient, next_attempt_at) VALUES (?, ?, ?)",
+        queueId,
+        rcpt,
+        now,
+      );
     }
-    if (entries.length === 0 && queueId === undefined) {
-      throw new Error("A delivery needs at least one mailbox or outbound recipient");
-    }
-    return { messageId, entries, queueId };
-  });
+  }
+  if (entries.length === 0 && queueId === undefined) {
+    throw new Error("A delivery needs at least one mailbox or outbound recipient");
+  }
+  return { messageId, entries, queueId };
 }
