@@ -49,7 +49,15 @@ export interface Config {
   /** Listeners to start; a missing entry is off. */
   listeners: Partial<Record<ListenerName, HostPort>>;
   tls: { certFile?: string; keyFile?: string };
+  /** Send all outbound mail through this smarthost. */
   relay?: HostPort;
+  /** AUTH to the relay: the user and the password read from `relay_password_file`. */
+  relayAuth?: { user: string; password: string };
+  /**
+   * TLS to the relay: STARTTLS when offered (opportunistic), STARTTLS or
+   * fail, TLS from the first byte, or none. @default "starttls" with relayAuth, else "opportunistic"
+   */
+  relayTls: "opportunistic" | "starttls" | "implicit" | "none";
   dns?: HostPort;
   /** Port used to reach MX hosts. @default 25 */
   mxPort: number;
@@ -66,6 +74,15 @@ export interface Config {
     smtpData: number;
     /** An idle POP3 session (RFC 1939 §3: at least 10 minutes). @default 600000 */
     pop3Idle: number;
+  };
+  /** The outbound queue. */
+  queue: {
+    /** Give up and bounce after this long. @default 5 days */
+    maxAgeMs: number;
+    /** Deliveries at once. @default 20 */
+    concurrency: number;
+    /** Deliveries at once to one destination domain. @default 4 */
+    perDomain: number;
   };
   /** Connection caps, shared by all listeners; over them a client is told to come back later. */
   limits: {
@@ -107,7 +124,8 @@ type Kind =
   | "levels"
   | "address"
   | "duration"
-  | "count";
+  | "count"
+  | "relaytls";
 
 interface OptionSpec {
   /** Dotted key in the TOML file. */
@@ -135,6 +153,14 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "tls.cert", kind: "path", flag: "tls-cert", env: "POSTINO_TLS_CERT" },
   { key: "tls.key", kind: "path", flag: "tls-key", env: "POSTINO_TLS_KEY" },
   { key: "relay", kind: "hostport", flag: "relay", env: "POSTINO_RELAY" },
+  { key: "relay_user", kind: "string", flag: "relay-user", env: "POSTINO_RELAY_USER" },
+  {
+    key: "relay_password_file",
+    kind: "path",
+    flag: "relay-password-file",
+    env: "POSTINO_RELAY_PASSWORD_FILE",
+  },
+  { key: "relay_tls", kind: "relaytls", flag: "relay-tls", env: "POSTINO_RELAY_TLS" },
   { key: "dns", kind: "hostport", flag: "dns", env: "POSTINO_DNS" },
   { key: "mx_port", kind: "port", flag: "mx-port", env: "POSTINO_MX_PORT" },
   {
@@ -150,6 +176,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "timeouts.smtp_command", kind: "duration", env: "POSTINO_SMTP_COMMAND_TIMEOUT" },
   { key: "timeouts.smtp_data", kind: "duration", env: "POSTINO_SMTP_DATA_TIMEOUT" },
   { key: "timeouts.pop3_idle", kind: "duration", env: "POSTINO_POP3_IDLE_TIMEOUT" },
+  { key: "queue.max_age", kind: "duration", env: "POSTINO_QUEUE_MAX_AGE" },
+  { key: "queue.concurrency", kind: "count", env: "POSTINO_QUEUE_CONCURRENCY" },
+  { key: "queue.per_domain", kind: "count", env: "POSTINO_QUEUE_PER_DOMAIN" },
   { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
 ];
@@ -291,11 +320,17 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
       // Seconds, or a number with s, m or h.
       const m = typeof raw === "number"
         ? [String(raw), String(raw), "s"]
-        : /^(\d+)\s*([smh]?)$/i.exec(text().trim());
-      const units: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600 };
+        : /^(\d+)\s*([smhd]?)$/i.exec(text().trim());
+      const units: Record<string, number> = { "": 1, s: 1, m: 60, h: 3600, d: 86400 };
       const ms = m ? Number(m[1]) * units[m[2].toLowerCase()] * 1000 : NaN;
-      return ms > 0 && Number.isSafeInteger(ms) ? ms : fail("a duration such as 300s, 5m or 1h");
+      return ms > 0 && Number.isSafeInteger(ms)
+        ? ms
+        : fail("a duration such as 300s, 5m, 1h or 5d");
     }
+    case "relaytls":
+      return ["opportunistic", "starttls", "implicit", "none"].includes(text())
+        ? raw
+        : fail("opportunistic|starttls|implicit|none");
     case "count": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
@@ -459,6 +494,29 @@ export function loadConfig(sources: ConfigSources): Config {
     }
   }
 
+  const relayUser = get<string>("relay_user");
+  const passwordFile = get<string>("relay_password_file");
+  if ((relayUser === undefined) !== (passwordFile === undefined)) {
+    const given = relayUser === undefined ? "relay_password_file" : "relay_user";
+    throw new ConfigError(
+      "Relay AUTH needs both relay_user (--relay-user) and relay_password_file (--relay-password-file)",
+      sourceOf(given) === "flag",
+    );
+  }
+  let relayAuth: Config["relayAuth"];
+  if (relayUser !== undefined && passwordFile !== undefined) {
+    let password: string;
+    try {
+      password = Deno.readTextFileSync(passwordFile).replace(/\r?\n$/, "");
+    } catch (err) {
+      throw new ConfigError(
+        `Cannot read relay_password_file ${passwordFile}: ${(err as Error).message}`,
+        false,
+      );
+    }
+    relayAuth = { user: relayUser, password };
+  }
+
   const domains = [
     ...new Set([...(dev ? ["localhost"] : []), ...(get<string[]>("domains") ?? [])]),
   ];
@@ -477,6 +535,8 @@ export function loadConfig(sources: ConfigSources): Config {
     listeners,
     tls: { certFile, keyFile },
     relay: get<HostPort>("relay"),
+    relayAuth,
+    relayTls: get<Config["relayTls"]>("relay_tls") ?? (relayAuth ? "starttls" : "opportunistic"),
     dns: get<HostPort>("dns"),
     mxPort: get<number>("mx_port") ?? 25,
     maxMessageSize: get<number>("max_message_size") ?? MAX_MESSAGE_SIZE,
@@ -485,6 +545,11 @@ export function loadConfig(sources: ConfigSources): Config {
       smtpCommand: get<number>("timeouts.smtp_command") ?? 300_000,
       smtpData: get<number>("timeouts.smtp_data") ?? 600_000,
       pop3Idle: get<number>("timeouts.pop3_idle") ?? 600_000,
+    },
+    queue: {
+      maxAgeMs: get<number>("queue.max_age") ?? 5 * 86_400_000,
+      concurrency: get<number>("queue.concurrency") ?? 20,
+      perDomain: get<number>("queue.per_domain") ?? 4,
     },
     limits: {
       connections: get<number>("limits.connections") ?? 500,

@@ -75,6 +75,9 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     log: { level: "info", format: "text", categories: {} },
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000 },
     limits: { connections: 500, connectionsPerIp: 20 },
+    relayAuth: undefined,
+    relayTls: "opportunistic",
+    queue: { maxAgeMs: 5 * 86_400_000, concurrency: 20, perDomain: 4 },
   };
   assert.deepEqual(config, want);
 });

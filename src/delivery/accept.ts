@@ -47,6 +47,8 @@ export async function acceptMessage(
     headroom?: number;
     /** Some line of the content starts with "." (see MessageContent). @default true */
     dotLines?: boolean;
+    /** Header lines to add after Received (submission's Date and Message-ID). */
+    extraHeaders?: string;
   },
 ): Promise<Accepted> {
   const id = trace.id ?? newMessageId();
@@ -62,7 +64,9 @@ export async function acceptMessage(
   // Return-Path belongs to final delivery only (RFC 5321 §4.4): the queued copy is the same
   // bytes without that first line, so one buffer serves both.
   const returnPath = encoder.encode(mailboxes.length > 0 ? returnPathHeader(envelope.sender) : "");
-  const received = encoder.encode(receivedHeader({ ...trace, id, recipient: only }));
+  const received = encoder.encode(
+    receivedHeader({ ...trace, id, recipient: only }) + (trace.extraHeaders ?? ""),
+  );
   const headLength = returnPath.length + received.length;
   let body: Uint8Array;
   if (headLength <= (trace.headroom ?? 0)) {

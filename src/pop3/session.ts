@@ -28,6 +28,7 @@ import { isLoopback } from "../net/limits.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import type { Store } from "../store/db.ts";
 import { type Maildrop, openMaildrop, readBody, removeMessages } from "../store/maildrop.ts";
+import { dotStuff } from "../net/dot_stuff.ts";
 import type { MaildropLocks } from "./locks.ts";
 import {
   expectArgs,
@@ -66,7 +67,6 @@ const MAX_ERRORS = 20;
 /** Bodies go out in slices of this size. */
 const SLICE = 256 * 1024;
 
-const DOT = 0x2e;
 const LF = 0x0a;
 const CRLF = new Uint8Array([0x0d, 0x0a]);
 const TERMINATOR = new TextEncoder().encode(".\r\n");
@@ -466,30 +466,6 @@ function plaintextRefused(): Reply {
 /** A UIDL value (RFC 1939 §7): stable across sessions and restarts, unique in the maildrop. */
 export function uniqueId(drop: Maildrop, index: number): string {
   return `${drop.uidvalidity}.${drop.messages[index].uid}`;
-}
-
-/** Copies `bytes`, doubling every "." that starts a line (RFC 1939 §3 byte-stuffing). */
-export function dotStuff(bytes: Uint8Array, atLineStart: boolean): Uint8Array {
-  let extra = atLineStart && bytes[0] === DOT ? 1 : 0;
-  for (let i = bytes.indexOf(LF); i >= 0 && i + 1 < bytes.length; i = bytes.indexOf(LF, i + 1)) {
-    if (bytes[i + 1] === DOT) extra++;
-  }
-  if (extra === 0) return bytes;
-  const out = new Uint8Array(bytes.length + extra);
-  let o = 0;
-  let start = 0;
-  const stuffAt = (dot: number) => {
-    out.set(bytes.subarray(start, dot), o);
-    o += dot - start;
-    out[o++] = DOT;
-    start = dot;
-  };
-  if (atLineStart && bytes[0] === DOT) stuffAt(0);
-  for (let i = bytes.indexOf(LF); i >= 0 && i + 1 < bytes.length; i = bytes.indexOf(LF, i + 1)) {
-    if (bytes[i + 1] === DOT) stuffAt(i + 1);
-  }
-  out.set(bytes.subarray(start), o);
-  return out;
 }
 
 /**

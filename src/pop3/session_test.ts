@@ -20,7 +20,8 @@ import { openStore, type Store, storePath } from "../store/db.ts";
 import { deliver, findMailbox, INBOX } from "../store/mailboxes.ts";
 import { openMaildrop } from "../store/maildrop.ts";
 import { MaildropLocks } from "./locks.ts";
-import { dotStuff, Pop3Session, topLength, uniqueId } from "./session.ts";
+import { dotStuff } from "../net/dot_stuff.ts";
+import { Pop3Session, topLength, uniqueId } from "./session.ts";
 
 /** No single step may wait longer than this. */
 const STEP_TIMEOUT_MS = 5_000;

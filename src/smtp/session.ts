@@ -46,7 +46,7 @@ import {
   parseRcptCommand,
 } from "./parse.ts";
 import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
-import { receivedProtocol } from "./trace.ts";
+import { receivedProtocol, submissionHeaders } from "./trace.ts";
 
 /**
  * connected: before EHLO/HELO; greeted: no transaction; mail: after MAIL;
@@ -480,12 +480,17 @@ export class SmtpSession {
       );
     }
     const id = newMessageId();
+    const date = new Date();
     let accepted: Accepted;
     try {
       accepted = await acceptMessage(this.#ctx.commits, tx, content.bytes, {
         id,
         headroom: HEADROOM,
         dotLines: content.dotLines,
+        // RFC 6409 §8: a submission server may complete what a client left out.
+        extraHeaders: this.#role === "submission" && this.#user
+          ? submissionHeaders(content.bytes, { hostname: this.#ctx.config.hostname, id, date })
+          : undefined,
         helo: this.#helo,
         remoteAddress: this.#conn.remoteAddress,
         hostname: this.#ctx.config.hostname,
@@ -496,7 +501,7 @@ export class SmtpSession {
           utf8: tx.params.smtputf8,
         }),
         tls: this.#conn.tls,
-        date: new Date(),
+        date,
       });
       const buffer = accepted.body.buffer;
       if (buffer.byteLength <= REUSE_LIMIT) this.#buffer = new Uint8Array(buffer);

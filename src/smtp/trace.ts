@@ -2,6 +2,7 @@
  * Trace headers added on receipt (RFC 5321 §4.4): `Received:` on every
  * message, `Return-Path:` only at final delivery into a local mailbox.
  */
+import { hasHeader } from "../mail/headers.ts";
 import type { TlsInfo } from "../net/connection.ts";
 
 /** What a Received header records. */
@@ -59,4 +60,21 @@ export function receivedHeader(info: ReceivedInfo): string {
 /** The `Return-Path:` header line with its CRLF; `<>` for the null sender. */
 export function returnPathHeader(sender: string): string {
   return `Return-Path: <${sender}>\r\n`;
+}
+
+/**
+ * The header fields a message submission agent adds when the message lacks
+ * them (RFC 6409 §8.2 Date, §8.3 Message-ID), as lines with CRLF ("" when
+ * none is missing).
+ */
+export function submissionHeaders(
+  message: Uint8Array,
+  options: { hostname: string; id: string; date: Date },
+): string {
+  let out = "";
+  if (!hasHeader(message, "Date")) out += `Date: ${rfc5322Date(options.date)}\r\n`;
+  if (!hasHeader(message, "Message-ID")) {
+    out += `Message-ID: <${options.id}.${crypto.randomUUID().slice(0, 8)}@${options.hostname}>\r\n`;
+  }
+  return out;
 }
