@@ -10,7 +10,9 @@ import { ServerStartError } from "../server.ts";
 import { StoreError } from "../store/db.ts";
 import { VERSION } from "../version.ts";
 import { aliasCommand } from "./alias.ts";
+import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
+import { queueCommand } from "./queue.ts";
 import { serveCommand } from "./serve.ts";
 import { CliError, UsageError } from "./usage.ts";
 import { userCommand } from "./user.ts";
@@ -24,6 +26,8 @@ Commands:
   user      add, change, delete and list users
   domain    add, delete and list local domains
   alias     add, delete and list aliases
+  dkim      create DKIM signing keys (prints the DNS record) and list them
+  queue     list, retry and delete queued outbound mail
   version   print the version
 
 Every command takes --data DIR (default $POSTINO_DATA, else ./data) and
@@ -35,6 +39,8 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   user: userCommand,
   domain: domainCommand,
   alias: aliasCommand,
+  dkim: dkimCommand,
+  queue: queueCommand,
   version: () => {
     console.log(`postino ${VERSION}`);
     return 0;

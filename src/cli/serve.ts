@@ -31,6 +31,10 @@ Options:
   --tls-cert FILE          certificate chain (PEM)
   --tls-key FILE           private key (PEM)
   --relay HOST:PORT        send all outbound mail through this smarthost
+  --relay-user USER        AUTH to the relay as USER (only ever over TLS)
+  --relay-password-file F  the relay password, read from file F
+  --relay-tls MODE         opportunistic|starttls|implicit|none (default starttls with
+                           --relay-user, else opportunistic)
   --dns IP:PORT            DNS server for MX/SPF/DKIM/DMARC lookups
   --mx-port PORT           port used to reach MX hosts (tests)
   --max-message-size SIZE  largest message accepted, e.g. 25M (default 25M)

@@ -110,4 +110,20 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN dot_lines INTEGER NOT NULL DEFAULT 1;
   `,
+  // 3: DKIM signing keys. A domain may have several (rotation); the newest active one signs.
+  // domain is a name, not a reference: a key outlives "domain del", so re-adding the domain
+  // finds the key whose record is still published. public_key is the record's p= value.
+  `
+  CREATE TABLE dkim_keys (
+    id INTEGER PRIMARY KEY,
+    domain TEXT NOT NULL,
+    selector TEXT NOT NULL,
+    algorithm TEXT NOT NULL CHECK (algorithm IN ('rsa', 'ed25519')),
+    private_key TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    UNIQUE (domain, selector)
+  );
+  `,
 ];
