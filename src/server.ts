@@ -22,6 +22,9 @@ import { SmtpSession } from "./smtp/session.ts";
 import { MaildropLocks } from "./pop3/locks.ts";
 import { Pop3Session } from "./pop3/session.ts";
 import { CommitQueue } from "./store/commit_queue.ts";
+import { Resolver } from "./dns/resolver.ts";
+import { QueueRunner } from "./delivery/outbound.ts";
+import { dkimSigner } from "./delivery/signing.ts";
 import type { Store } from "./store/db.ts";
 
 /** What the server is started with. */
@@ -36,6 +39,8 @@ export interface ServerServices extends ServerContext {
   authenticator: Authenticator;
   commits: CommitQueue;
   locks: MaildropLocks;
+  /** Delivers the outbound queue; woken when a message for remote recipients is accepted. */
+  outbound: QueueRunner;
 }
 
 /** How a listener's sessions are made. */
@@ -97,11 +102,18 @@ const logger = log("server");
 
 /** Starts every configured listener whose protocol exists; fails as a whole if one cannot bind. */
 export async function startServer(ctx: ServerContext): Promise<Server> {
+  const resolver = new Resolver(ctx.config.dns ? { servers: [ctx.config.dns] } : {});
   const services: ServerServices = {
     ...ctx,
     authenticator: new Authenticator(ctx.store),
     commits: new CommitQueue(ctx.store),
     locks: new MaildropLocks(),
+    outbound: new QueueRunner({
+      config: ctx.config,
+      store: ctx.store,
+      resolver,
+      sign: dkimSigner(ctx.store),
+    }),
   };
   const limits = new ConnectionLimits({
     maxConnections: ctx.config.limits.connections,
@@ -149,12 +161,14 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     await services.commits.close();
     throw err;
   }
+  services.outbound.start();
   return {
     listeners,
     address: (name) => listeners.find((l) => l.name === name)?.address,
     close: async (graceMs = 10_000) => {
       await closeAll(graceMs);
       await services.commits.close(); // every acknowledged message is on disk before we return
+      await services.outbound.stop(graceMs);
     },
   };
 }

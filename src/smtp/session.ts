@@ -61,6 +61,8 @@ export interface SmtpContext {
   tls?: TlsIdentity;
   authenticator: Authenticator;
   commits: CommitQueue;
+  /** Told when a message with remote recipients is queued. */
+  outbound?: { wake(): void };
 }
 
 /** Which listener the session runs on. */
@@ -503,6 +505,7 @@ export class SmtpSession {
         tls: this.#conn.tls,
         date,
       });
+      if (accepted.remoteCount > 0) this.#ctx.outbound?.wake();
       const buffer = accepted.body.buffer;
       if (buffer.byteLength <= REUSE_LIMIT) this.#buffer = new Uint8Array(buffer);
     } catch (err) {
