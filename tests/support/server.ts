@@ -20,6 +20,9 @@ export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url
 export const MAIN_TS: string = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const DENO_JSON = fileURLToPath(new URL("../../deno.json", import.meta.url));
 
+/** A DNS server address where nothing answers (queries time out, never reach the system's). */
+export const NO_DNS = "127.0.0.1:1";
+
 /** How long `serve` may take to log its ready line. */
 const READY_TIMEOUT_MS = 20_000;
 /** How long `serve` may take to exit after a stop signal (its grace period is 10 s). */
@@ -206,6 +209,9 @@ export async function startPostino(options: StartOptions = {}): Promise<RunningP
       "json",
       "--log-level",
       "debug",
+      // No test may ask the system's DNS: unless a test brings its own stub, lookups go to a
+      // loopback port where nothing answers, so remote deliveries just wait (temporary).
+      ...(options.args?.includes("--dns") ? [] : ["--dns", NO_DNS]),
       ...(options.args ?? []),
     ]),
     env: childEnv(env),
