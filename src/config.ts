@@ -84,6 +84,17 @@ export interface Config {
     /** Deliveries at once to one destination domain. @default 4 */
     perDomain: number;
   };
+  /** Checks of mail received over MX (SPF, DKIM, DMARC, ARC) and what they decide. */
+  inbound: {
+    /** @default true */
+    checks: boolean;
+    /** Refuse a failed SPF check when the domain has no DMARC policy. @default false */
+    spfFailReject: boolean;
+    /** Apply DMARC p=reject / p=quarantine. @default true */
+    enforceDmarc: boolean;
+    /** Time for all DNS lookups of one message. @default 10000 */
+    dnsBudgetMs: number;
+  };
   /** Connection caps, shared by all listeners; over them a client is told to come back later. */
   limits: {
     /** @default 500 */
@@ -125,7 +136,7 @@ type Kind =
   | "address"
   | "duration"
   | "count"
-  | "relaytls";
+  | "choice";
 
 interface OptionSpec {
   /** Dotted key in the TOML file. */
@@ -135,6 +146,8 @@ interface OptionSpec {
   flag?: string;
   /** Environment variable; none means not settable from the environment. */
   env?: string;
+  /** The allowed values of a "choice". */
+  choices?: readonly string[];
   help?: string;
 }
 
@@ -160,7 +173,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "relay-password-file",
     env: "POSTINO_RELAY_PASSWORD_FILE",
   },
-  { key: "relay_tls", kind: "relaytls", flag: "relay-tls", env: "POSTINO_RELAY_TLS" },
+  {
+    key: "relay_tls",
+    kind: "choice",
+    choices: ["opportunistic", "starttls", "implicit", "none"],
+    flag: "relay-tls",
+    env: "POSTINO_RELAY_TLS",
+  },
   { key: "dns", kind: "hostport", flag: "dns", env: "POSTINO_DNS" },
   { key: "mx_port", kind: "port", flag: "mx-port", env: "POSTINO_MX_PORT" },
   {
@@ -179,6 +198,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "queue.max_age", kind: "duration", env: "POSTINO_QUEUE_MAX_AGE" },
   { key: "queue.concurrency", kind: "count", env: "POSTINO_QUEUE_CONCURRENCY" },
   { key: "queue.per_domain", kind: "count", env: "POSTINO_QUEUE_PER_DOMAIN" },
+  { key: "inbound.checks", kind: "bool", env: "POSTINO_INBOUND_CHECKS" },
+  {
+    key: "inbound.spf_fail",
+    kind: "choice",
+    choices: ["deliver", "reject"],
+    env: "POSTINO_SPF_FAIL",
+  },
+  { key: "inbound.dmarc", kind: "choice", choices: ["enforce", "ignore"], env: "POSTINO_DMARC" },
+  { key: "inbound.dns_budget", kind: "duration", env: "POSTINO_INBOUND_DNS_BUDGET" },
   { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
 ];
@@ -327,10 +355,8 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
         ? ms
         : fail("a duration such as 300s, 5m, 1h or 5d");
     }
-    case "relaytls":
-      return ["opportunistic", "starttls", "implicit", "none"].includes(text())
-        ? raw
-        : fail("opportunistic|starttls|implicit|none");
+    case "choice":
+      return spec.choices!.includes(text()) ? raw : fail(spec.choices!.join("|"));
     case "count": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
@@ -545,6 +571,12 @@ export function loadConfig(sources: ConfigSources): Config {
       smtpCommand: get<number>("timeouts.smtp_command") ?? 300_000,
       smtpData: get<number>("timeouts.smtp_data") ?? 600_000,
       pop3Idle: get<number>("timeouts.pop3_idle") ?? 600_000,
+    },
+    inbound: {
+      checks: get<boolean>("inbound.checks") ?? true,
+      spfFailReject: get<string>("inbound.spf_fail") === "reject",
+      enforceDmarc: (get<string>("inbound.dmarc") ?? "enforce") === "enforce",
+      dnsBudgetMs: get<number>("inbound.dns_budget") ?? 10_000,
     },
     queue: {
       maxAgeMs: get<number>("queue.max_age") ?? 5 * 86_400_000,

@@ -78,6 +78,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     relayAuth: undefined,
     relayTls: "opportunistic",
     queue: { maxAgeMs: 5 * 86_400_000, concurrency: 20, perDomain: 4 },
+    inbound: { checks: true, spfFailReject: false, enforceDmarc: true, dnsBudgetMs: 10_000 },
   };
   assert.deepEqual(config, want);
 });

@@ -41,6 +41,8 @@ export interface ServerServices extends ServerContext {
   locks: MaildropLocks;
   /** Delivers the outbound queue; woken when a message for remote recipients is accepted. */
   outbound: QueueRunner;
+  /** DNS for MX routing and the checks of inbound mail. */
+  resolver: Resolver;
 }
 
 /** How a listener's sessions are made. */
@@ -108,6 +110,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     authenticator: new Authenticator(ctx.store),
     commits: new CommitQueue(ctx.store),
     locks: new MaildropLocks(),
+    resolver,
     outbound: new QueueRunner({
       config: ctx.config,
       store: ctx.store,

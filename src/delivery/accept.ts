@@ -47,8 +47,10 @@ export async function acceptMessage(
     headroom?: number;
     /** Some line of the content starts with "." (see MessageContent). @default true */
     dotLines?: boolean;
-    /** Header lines to add after Received (submission's Date and Message-ID). */
+    /** Header lines to add after Received (verdicts; submission's Date and Message-ID). */
     extraHeaders?: string;
+    /** Local copies go to this mailbox instead of INBOX (Junk for DMARC quarantine). */
+    mailbox?: string;
   },
 ): Promise<Accepted> {
   const id = trace.id ?? newMessageId();
@@ -56,7 +58,7 @@ export async function acceptMessage(
   const remote: string[] = [];
   for (const r of envelope.recipients) {
     for (const route of r.routes) {
-      if (route.kind === "local") mailboxes.push({ userId: route.userId });
+      if (route.kind === "local") mailboxes.push({ userId: route.userId, mailbox: trace.mailbox });
       else remote.push(route.address);
     }
   }

@@ -27,3 +27,40 @@ export function headerValue(message: Uint8Array, name: string): string | undefin
   const m = new RegExp(`^${name.replace(/[-]/g, "\\-")}[ \\t]*:[ \\t]*(.*)$`, "im").exec(text);
   return m?.[1].trim();
 }
+
+/**
+ * The message without the header fields called `name` for which `remove`
+ * says so (given the field's unfolded value); the same bytes when none goes.
+ */
+export function removeFields(
+  message: Uint8Array,
+  name: string,
+  remove: (value: string) => boolean,
+): Uint8Array {
+  const head = headerSection(message);
+  const text = latin1.decode(head);
+  // A field is its first line and the folded lines after it (RFC 5322 §2.2.3).
+  const fields = text.match(/[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*(?:\r?\n|$)/g) ?? [];
+  const prefix = new RegExp(`^${name.replace(/[-]/g, "\\-")}[ \\t]*:`, "i");
+  const keep: [number, number][] = [];
+  let offset = 0;
+  let removed = false;
+  for (const field of fields) {
+    if (field === "") continue;
+    const drop = prefix.test(field) &&
+      remove(field.slice(field.indexOf(":") + 1).replace(/\r?\n[ \t]+/g, " ").trim());
+    if (drop) removed = true;
+    else keep.push([offset, offset + field.length]);
+    offset += field.length;
+  }
+  if (!removed) return message;
+  const size = keep.reduce((n, [a, b]) => n + b - a, 0) + message.length - head.length;
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const [a, b] of keep) {
+    out.set(message.subarray(a, b), o);
+    o += b - a;
+  }
+  out.set(message.subarray(head.length), o);
+  return out;
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { hasHeader, headerSection, headerValue } from "./headers.ts";
+import { hasHeader, headerSection, headerValue, removeFields } from "./headers.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -32,4 +32,21 @@ Deno.test("headerValue() unfolds the first field's value", () => {
   const m = bytes("From: Alice\r\n <alice@example.com>\r\nFrom: second@example.com\r\n\r\n");
   assert.equal(headerValue(m, "from"), "Alice <alice@example.com>");
   assert.equal(headerValue(m, "To"), undefined);
+});
+
+Deno.test("removeFields() drops matching fields with their folded lines and keeps the rest", () => {
+  const m = bytes(
+    "Authentication-Results: mx.example.com;\r\n spf=pass smtp.mailfrom=evil.example\r\n" +
+      "From: a@b\r\n" +
+      "authentication-results: other.example; dkim=pass\r\n" +
+      "Subject: hi\r\n\r\nAuthentication-Results: mx.example.com; in the body stays\r\n",
+  );
+  const ours = (v: string) => v.split(";")[0].trim().toLowerCase() === "mx.example.com";
+  assert.equal(
+    text(removeFields(m, "Authentication-Results", ours)),
+    "From: a@b\r\nauthentication-results: other.example; dkim=pass\r\nSubject: hi\r\n\r\n" +
+      "Authentication-Results: mx.example.com; in the body stays\r\n",
+  );
+  const untouched = bytes("From: a@b\r\n\r\nbody\r\n");
+  assert.equal(removeFields(untouched, "Authentication-Results", ours), untouched, "no copy");
 });

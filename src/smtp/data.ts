@@ -25,9 +25,9 @@ const CRLF = new Uint8Array([CR, LF]);
 
 /**
  * Room kept free in front of the content, so trace headers can be prepended
- * without copying the message (RFC 5321 §4.4 headers are well under this).
+ * without copying the message (trace and authentication headers fit in this).
  */
-export const HEADROOM = 2048;
+export const HEADROOM = 4096;
 
 /** Options of {@link DataDecoder}. */
 export interface DecoderOptions {

@@ -47,6 +47,10 @@ import {
 } from "./parse.ts";
 import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
 import { receivedProtocol, submissionHeaders } from "./trace.ts";
+import type { Resolver } from "../dns/resolver.ts";
+import { removeFields } from "../mail/headers.ts";
+import { checkInbound } from "../security/inbound_auth.ts";
+import { decide } from "../security/inbound_policy.ts";
 
 /**
  * connected: before EHLO/HELO; greeted: no transaction; mail: after MAIL;
@@ -63,6 +67,8 @@ export interface SmtpContext {
   commits: CommitQueue;
   /** Told when a message with remote recipients is queued. */
   outbound?: { wake(): void };
+  /** DNS for the authentication checks of inbound mail; without it they are skipped. */
+  resolver?: Resolver;
 }
 
 /** Which listener the session runs on. */
@@ -483,16 +489,19 @@ export class SmtpSession {
     }
     const id = newMessageId();
     const date = new Date();
+    const judged = await this.#judge(content.bytes, tx);
+    if ("refuse" in judged) return judged.refuse;
     let accepted: Accepted;
     try {
-      accepted = await acceptMessage(this.#ctx.commits, tx, content.bytes, {
+      accepted = await acceptMessage(this.#ctx.commits, tx, judged.bytes, {
         id,
-        headroom: HEADROOM,
+        headroom: judged.bytes === content.bytes ? HEADROOM : 0,
         dotLines: content.dotLines,
+        mailbox: judged.mailbox,
         // RFC 6409 §8: a submission server may complete what a client left out.
         extraHeaders: this.#role === "submission" && this.#user
           ? submissionHeaders(content.bytes, { hostname: this.#ctx.config.hostname, id, date })
-          : undefined,
+          : judged.headers,
         helo: this.#helo,
         remoteAddress: this.#conn.remoteAddress,
         hostname: this.#ctx.config.hostname,
@@ -532,6 +541,62 @@ export class SmtpSession {
       },
     );
     return reply(250, "2.0.0", `OK: queued as ${id}`);
+  }
+
+  /**
+   * SPF, DKIM, DMARC and ARC for mail from the outside (MX without AUTH):
+   * the verdict headers to add, the mailbox (Junk for DMARC quarantine), the
+   * message without forged Authentication-Results of ours, or a refusal.
+   */
+  async #judge(
+    bytes: Uint8Array,
+    tx: Transaction,
+  ): Promise<{ refuse: SmtpReply } | { bytes: Uint8Array; headers?: string; mailbox?: string }> {
+    const { config, resolver } = this.#ctx;
+    if (this.#role !== "mx" || this.#user || !config.inbound.checks || !resolver) return { bytes };
+    let checked;
+    try {
+      checked = await checkInbound(bytes, {
+        resolver,
+        ip: this.#conn.remoteAddress,
+        helo: this.#helo,
+        sender: tx.sender,
+        hostname: config.hostname,
+        budgetMs: config.inbound.dnsBudgetMs,
+      });
+    } catch (err) {
+      // A fault of the checker is ours, not the sender's: deliver, unjudged, and say so.
+      logger.error("{id} authentication checks failed: {error}", {
+        id: this.#conn.id,
+        error: (err as Error)?.stack ?? String(err),
+      });
+      return { bytes };
+    }
+    const v = checked.verdicts;
+    const decision = decide(v, config.inbound);
+    logger.info("{id} spf={spf} dkim={dkim} dmarc={dmarc}{policy} arc={arc}: {decision}", {
+      id: this.#conn.id,
+      spf: v.spf,
+      dkim: v.dkim.map((d) => `${d.result}(${d.domain})`).join(",") || "none",
+      dmarc: v.dmarc,
+      policy: v.dmarcPolicy ? ` p=${v.dmarcPolicy}` : "",
+      arc: v.arc,
+      decision: decision.action === "refuse"
+        ? `${decision.code} ${decision.text}`
+        : decision.mailbox
+        ? `deliver to ${decision.mailbox} (${decision.why})`
+        : "deliver",
+    });
+    if (decision.action === "refuse") {
+      return { refuse: reply(decision.code, decision.enhanced, decision.text) };
+    }
+    // RFC 8601 §5: results claiming to come from us can only be forged; they go.
+    const ours = (value: string) => value.split(";")[0].trim().toLowerCase() === config.hostname;
+    return {
+      bytes: removeFields(bytes, "Authentication-Results", ours),
+      headers: checked.headers,
+      mailbox: decision.mailbox,
+    };
   }
 
   static #help(): SmtpReply {
