@@ -104,7 +104,10 @@ const logger = log("server");
 
 /** Starts every configured listener whose protocol exists; fails as a whole if one cannot bind. */
 export async function startServer(ctx: ServerContext): Promise<Server> {
-  const resolver = new Resolver(ctx.config.dns ? { servers: [ctx.config.dns] } : {});
+  const resolver = new Resolver({
+    servers: ctx.config.dns ? [ctx.config.dns] : undefined,
+    cache: true,
+  });
   const services: ServerServices = {
     ...ctx,
     authenticator: new Authenticator(ctx.store),

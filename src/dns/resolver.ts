@@ -14,6 +14,7 @@
  */
 import dgram from "node:dgram";
 import net from "node:net";
+import { DnsCache } from "./cache.ts";
 import {
   decodeMessage,
   type DnsMessage,
@@ -47,6 +48,8 @@ export interface ResolverOptions {
   attempts?: number;
   /** Where to read servers from when `servers` is not given. @default "/etc/resolv.conf" */
   resolvConfPath?: string;
+  /** Keep answers for their TTL (see cache.ts). @default false */
+  cache?: boolean;
 }
 
 /** Options of one query. */
@@ -62,9 +65,9 @@ export type DnsErrorReason = "timeout" | "servfail" | "refused" | "malformed" | 
 export type DnsAnswer<T = ResourceRecord> =
   | { kind: "ok"; records: T[] }
   /** The name exists but has no records of the asked type (RFC 2308 §2.2). */
-  | { kind: "nodata" }
+  | { kind: "nodata"; negativeTtl?: number }
   /** The name does not exist (RFC 2308 §2.1). */
-  | { kind: "nxdomain" }
+  | { kind: "nxdomain"; negativeTtl?: number }
   | { kind: "error"; reason: DnsErrorReason; detail: string };
 
 /** An MX record; a null MX (RFC 7505) is `{ preference: 0, exchange: "" }`. */
@@ -119,11 +122,13 @@ export class Resolver {
   readonly #attempts: number;
   readonly #resolvConfPath: string;
   #servers?: Promise<NameServer[]>;
+  readonly #cache?: DnsCache<DnsAnswer>;
 
   constructor(options: ResolverOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#attempts = options.attempts ?? 2;
     this.#resolvConfPath = options.resolvConfPath ?? "/etc/resolv.conf";
+    if (options.cache) this.#cache = new DnsCache();
     if (!(this.#timeoutMs > 0)) throw new RangeError(`Invalid DNS timeout: ${this.#timeoutMs}`);
     if (!Number.isInteger(this.#attempts) || this.#attempts < 1) {
       throw new RangeError(`Invalid number of DNS attempts: ${this.#attempts}`);
@@ -163,6 +168,19 @@ export class Resolver {
     const qname = normalizeName(name);
     const problem = nameProblem(qname);
     if (problem !== undefined) return error("malformed", problem);
+    const key = `${type}|${qname}`;
+    const cached = this.#cache?.get(key);
+    if (cached) return cached;
+    const answer = await this.#lookup(qname, type, signal);
+    if (answer.kind === "ok") {
+      this.#cache?.set(key, answer, Math.min(...answer.records.map((r) => r.ttl)), false);
+    } else if (answer.kind !== "error") {
+      this.#cache?.set(key, answer, answer.negativeTtl ?? 0, true);
+    }
+    return answer;
+  }
+
+  async #lookup(qname: string, type: number, signal?: AbortSignal): Promise<DnsAnswer> {
     const what = `${qname} ${typeName(type)}`;
     if (signal?.aborted) return aborted(what);
     const servers = await this.servers();
@@ -283,7 +301,7 @@ function interpret(msg: DnsMessage, name: string, type: number): DnsAnswer {
       break;
     // RFC 6604 §2: with NXDOMAIN the last name of any CNAME chain does not exist.
     case Rcode.NXDOMAIN:
-      return { kind: "nxdomain" };
+      return negative("nxdomain", msg);
     case Rcode.SERVFAIL:
       return error("servfail", `DNS server failed for ${what} (SERVFAIL)`);
     case Rcode.REFUSED:
@@ -312,7 +330,19 @@ function interpret(msg: DnsMessage, name: string, type: number): DnsAnswer {
     }
     current = link.data.cname;
   }
-  return { kind: "nodata" };
+  return negative("nodata", msg);
+}
+
+/** A negative answer, with its cache lifetime when the reply gave one. */
+function negative(kind: "nxdomain" | "nodata", msg: DnsMessage): DnsAnswer {
+  const ttl = negativeTtl(msg);
+  return ttl === undefined ? { kind } : { kind, negativeTtl: ttl };
+}
+
+/** RFC 2308 §5: a negative answer lives for the lesser of the SOA's TTL and its MINIMUM. */
+function negativeTtl(msg: DnsMessage): number | undefined {
+  const soa = msg.authorities.find((rr) => rr.data.kind === "SOA");
+  return soa?.data.kind === "SOA" ? Math.min(soa.ttl, soa.data.minimum) : undefined;
 }
 
 /** What an exchange needs to know. */

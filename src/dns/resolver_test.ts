@@ -420,3 +420,19 @@ Deno.test("reverseName() builds in-addr.arpa and ip6.arpa names", () => {
   ];
   for (const [ip, want] of table) assert.equal(reverseName(ip), want, ip);
 });
+
+Deno.test("Resolver with a cache keeps answers for their TTL and negative ones per the SOA", async () => {
+  await using dns = await startDnsStub({ "cached.test": { A: ["192.0.2.9"] } }, {
+    ttl: 60,
+    negativeTtl: 30,
+  });
+  const resolver = new Resolver({ servers: [{ host: dns.host, port: dns.port }], cache: true });
+  assert.deepEqual(await resolver.a("cached.test"), { kind: "ok", records: ["192.0.2.9"] });
+  assert.deepEqual(await resolver.a("cached.test"), { kind: "ok", records: ["192.0.2.9"] });
+  assert.equal((await resolver.a("gone.test")).kind, "nxdomain");
+  assert.equal((await resolver.a("gone.test")).kind, "nxdomain");
+  assert.equal(dns.queries.length, 2, "one query per question");
+  const uncached = new Resolver({ servers: [{ host: dns.host, port: dns.port }] });
+  await uncached.a("cached.test");
+  assert.equal(dns.queries.length, 3, "no cache unless asked for");
+});

@@ -72,6 +72,12 @@ export interface DnsStubOptions {
   behaviours?: Record<string, StubBehaviour>;
   /** TTL of every record. @default 300 */
   ttl?: number;
+  /**
+   * With a value above 0, negative answers (NXDOMAIN, NODATA) carry an SOA
+   * whose TTL and MINIMUM are this, so resolvers may cache them (RFC 2308);
+   * without, they carry none and are not cached. @default 0
+   */
+  negativeTtl?: number;
 }
 
 /** One query the stub received. */
@@ -158,6 +164,7 @@ function recordsOf(name: string, entry: ZoneEntry, type: number, ttl: number): R
 /** Starts a stub on 127.0.0.1, UDP and TCP on one port number. */
 export async function startDnsStub(zone: Zone, options: DnsStubOptions = {}): Promise<DnsStub> {
   const ttl = options.ttl ?? 300;
+  const negativeTtl = options.negativeTtl ?? 0;
   const records = new Map<string, ZoneEntry>();
   for (const [name, entry] of Object.entries(zone)) records.set(normalizeName(name), entry);
   const behaviours = new Map<string, StubBehaviour>();
@@ -217,6 +224,25 @@ export async function startDnsStub(zone: Zone, options: DnsStubOptions = {}): Pr
         }
         msg.answers.push(...recordsOf(current, entry, RRType.CNAME, ttl));
         current = normalizeName(entry.CNAME);
+      }
+      const negative = header.rcode === Rcode.NXDOMAIN || msg.answers.length === 0;
+      if (negative && negativeTtl > 0) {
+        msg.authorities.push({
+          name: "",
+          type: RRType.SOA,
+          class: RRClass.IN,
+          ttl: negativeTtl,
+          data: {
+            kind: "SOA",
+            mname: "stub.test",
+            rname: "hostmaster.stub.test",
+            serial: 1,
+            refresh: 3600,
+            retry: 600,
+            expire: 86400,
+            minimum: negativeTtl,
+          },
+        });
       }
     }
     return msg;
