@@ -34,6 +34,22 @@ export interface DsnOptions {
 
 const encoder = new TextEncoder();
 
+/**
+ * An address for Final-Recipient: "rfc822; a@b", or for a non-ASCII one
+ * "utf-8; j\x{F6}rg@b" (RFC 6533 §3, the ASCII form of utf-8-addr).
+ */
+function recipientField(address: string): string {
+  if (/^[\x20-\x7e]*$/.test(address)) return `rfc822; ${address}`;
+  const encoded = [...address].map((c) => {
+    const code = c.codePointAt(0)!;
+    // RFC 6533 §3 QCHAR excludes space, "+", "=" and "\\" as well as everything non-ASCII.
+    return code > 0x7e || code <= 0x20 || c === "\\" || c === "+" || c === "="
+      ? `\\x{${code.toString(16).toUpperCase()}}`
+      : c;
+  }).join("");
+  return `utf-8; ${encoded}`;
+}
+
 /** Printable ASCII only, so the report stays valid whatever the remote sent. */
 function ascii(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, "?");
@@ -54,7 +70,9 @@ export function buildDsn(options: DsnOptions): Uint8Array {
       ? "Your message could not be delivered to the recipients below, and it will not be tried again."
       : "Your message could not be delivered in time to the recipients below, and it has been given up.",
     "",
-    ...options.failed.map((f) => `<${ascii(f.recipient)}>: ${ascii(f.diagnostic)}`),
+    ...options.failed.map((f) =>
+      `<${recipientField(f.recipient).replace(/^[^;]*; /, "")}>: ${ascii(f.diagnostic)}`
+    ),
   ]);
   const perMessage = lines([
     `Reporting-MTA: dns; ${options.hostname}`,
@@ -62,7 +80,7 @@ export function buildDsn(options: DsnOptions): Uint8Array {
   ]);
   const perRecipient = options.failed.map((f) =>
     lines([
-      `Final-Recipient: rfc822; ${ascii(f.recipient)}`,
+      `Final-Recipient: ${recipientField(f.recipient)}`,
       "Action: failed",
       `Status: ${f.status}`,
       ...(f.remoteMta ? [`Remote-MTA: dns; ${ascii(f.remoteMta)}`] : []),

@@ -167,12 +167,20 @@ export class QueueRunner {
       if (busy >= config.queue.perDomain) continue;
       this.#perDomain.set(group.domain, busy + 1);
       const run = this.#deliverGroup(group)
-        .catch((err) =>
+        .catch((err) => {
           logger.error("Delivery of queue item {id} failed: {error}", {
             id: group.queueId,
             error: (err as Error)?.stack ?? String(err),
-          })
-        )
+          });
+          // Back off like any temporary failure, rather than retrying at once, forever.
+          this.#record(
+            group,
+            new Map(group.recipients.map((r) => [r, {
+              kind: "deferred" as const,
+              detail: `Internal error: ${(err as Error)?.message ?? err}`,
+            }])),
+          );
+        })
         .finally(() => {
           this.#running.delete(group.key);
           const left = (this.#perDomain.get(group.domain) ?? 1) - 1;
@@ -243,9 +251,9 @@ export class QueueRunner {
       try {
         return await this.#transaction(client, group, message, target.name);
       } catch (err) {
-        if (!(err instanceof SmtpClientError)) throw err;
-        lastError = `${target.name}: ${err.message}`;
-        if (!err.temporary) {
+        // Anything else (a write that timed out, a reset) is trouble with this host: try the next.
+        lastError = `${target.name}: ${(err as Error)?.message ?? err}`;
+        if (err instanceof SmtpClientError && !err.temporary) {
           return all({
             kind: "failed",
             status: err.reply?.enhanced ?? "5.0.0",
@@ -361,8 +369,8 @@ export class QueueRunner {
           recipient: rcpt,
           status: "4.4.7",
           diagnostic: `Gave up after ${
-            Math.round(config.queue.maxAgeMs / 3_600_000)
-          } hours: ${o.detail}`,
+            describeAge(this.#now() - group.queuedAt)
+          } in the queue: ${o.detail}`,
         });
       } else {
         deferred.push({ rcpt, detail: o.detail });
@@ -420,10 +428,16 @@ export class QueueRunner {
       }
       const local = routes.flatMap((r) => r.kind === "local" ? [{ userId: r.userId }] : []);
       const remote = routes.flatMap((r) => r.kind === "remote" ? [r.address] : []);
+      // Final delivery gets Return-Path (RFC 5321 §4.4), the queued copy goes without.
+      const returnPath = new TextEncoder().encode("Return-Path: <>\r\n");
+      const body = new Uint8Array(returnPath.length + dsn.length);
+      body.set(returnPath);
+      body.set(dsn, returnPath.length);
       deliver(store, {
-        body: dsn,
+        body: local.length > 0 ? body : dsn,
         mailboxes: local,
         outbound: remote.length > 0 ? { sender: "", recipients: remote } : undefined,
+        outboundOffset: local.length > 0 ? returnPath.length : 0,
       });
     });
     if (group.sender !== "") this.wake(); // a remote bounce is new work
@@ -441,6 +455,15 @@ function newGroup(key: string, domain: string, due: DueRecipient): Group {
     recipients: [],
     attempts: new Map(),
   };
+}
+
+/** A duration for people: "40 s", "25 min", "3 h", "5 days". */
+export function describeAge(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86_400)} days`;
 }
 
 function domainOf(address: string): string {

@@ -143,12 +143,16 @@ export function insertDelivery(store: Store, delivery: Delivery): DeliveryResult
         dotLines,
       ).lastInsertRowid
       : messageId;
-    queueId = store.run(
-      "INSERT INTO queue (message_id, sender, created_at) VALUES (?, ?, ?)",
+    queueId = store.get<{ value: number }>(
+      "UPDATE counters SET value = value + 1 WHERE name = 'queue' RETURNING value",
+    )!.value;
+    store.run(
+      "INSERT INTO queue (id, message_id, sender, created_at) VALUES (?, ?, ?, ?)",
+      queueId,
       queuedMessageId,
       out.sender,
       now,
-    ).lastInsertRowid;
+    );
     for (const rcpt of new Set(out.recipients)) {
       store.run(
         "INSERT INTO queue_recipients (queue_id, recipient, next_attempt_at) VALUES (?, ?, ?)",

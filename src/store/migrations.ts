@@ -126,4 +126,10 @@ export const migrations: readonly string[] = [
     UNIQUE (domain, selector)
   );
   `,
+  // 4: queue ids are never reused (a `queue del ID` from an old listing must not hit a newer
+  // message); INTEGER PRIMARY KEY reuses the largest deleted id, so ids come from a counter.
+  `
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO counters (name, value) VALUES ('queue', coalesce((SELECT max(id) FROM queue), 0));
+  `,
 ];
