@@ -249,8 +249,10 @@ export async function signMessage(
     algorithm: key.algorithm === "rsa" ? "rsa-sha256" : "ed25519-sha256",
     headerList: SIGNED_HEADERS.join(":"),
     signTime: options.signTime ?? new Date(),
-    // Refuse, rather than warn about, a bad d=/s=, a short RSA key or rsa-sha1.
-    strict: true,
+    // Not strict: strict mode refuses a single-label d= such as "localhost" (the dev domain),
+    // which RFC 6376 allows. What else it refuses cannot happen here: our keys are RSA 2048 or
+    // Ed25519 and the algorithm is never rsa-sha1; unsafe d=/s= values are refused in any mode.
+    strict: false,
     signatureData: [{
       signingDomain: key.domain,
       selector: key.selector,
