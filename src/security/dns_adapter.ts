@@ -35,19 +35,39 @@ function dnsError(code: string, name: string, type: string): Error {
   return Object.assign(new Error(`DNS ${type} lookup of ${name}: ${code}`), { code });
 }
 
-/** A mailauth resolver over `resolver` whose lookups all end by `signal`. */
-export function mailauthResolver(resolver: Resolver, signal: AbortSignal): MailauthResolver {
+/** Limits of the lookups of one message. */
+export interface LookupBudget {
+  /** Every lookup ends by then. */
+  signal: AbortSignal;
+  /**
+   * One lookup may take at most this long, so that one name whose server
+   * never answers cannot use up the whole budget of the message.
+   */
+  perLookupMs?: number;
+}
+
+/** A mailauth resolver over `resolver` whose lookups all end within `budget`. */
+export function mailauthResolver(resolver: Resolver, budget: LookupBudget): MailauthResolver {
+  const { signal } = budget;
+  // A name that timed out is not asked again for the same message.
+  const timedOut = new Set<string>();
   return async (name: string, type: string) => {
     const code = TYPES[type.toUpperCase()];
     if (code === undefined) throw dnsError("ENOTIMP", name, type);
-    if (signal.aborted) throw dnsError("ETIMEOUT", name, type);
-    const answer = await resolver.query(name, code, { signal });
+    const key = `${type}|${name.toLowerCase()}`;
+    if (timedOut.has(key)) throw dnsError("ETIMEOUT", name, type);
+    // No early check of `signal`: answers the resolver has cached come back even after it.
+    const limit = budget.perLookupMs === undefined
+      ? signal
+      : AbortSignal.any([signal, AbortSignal.timeout(budget.perLookupMs)]);
+    const answer = await resolver.query(name, code, { signal: limit });
     switch (answer.kind) {
       case "nxdomain":
         throw dnsError("ENOTFOUND", name, type);
       case "nodata":
         throw dnsError("ENODATA", name, type);
       case "error":
+        if (answer.reason === "timeout") timedOut.add(key);
         throw dnsError(CODES[answer.reason] ?? "ESERVFAIL", name, type);
     }
     return answer.records.map((r) => {

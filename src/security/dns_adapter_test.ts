@@ -27,7 +27,7 @@ Deno.test("mailauthResolver() answers in node's shapes and error codes", async (
     timeoutMs: 200,
     attempts: 1,
   });
-  const lookup = mailauthResolver(resolver, AbortSignal.timeout(5_000));
+  const lookup = mailauthResolver(resolver, { signal: AbortSignal.timeout(5_000) });
   assert.deepEqual(await lookup("example.test", "TXT"), [["v=spf1 -all"]]);
   assert.deepEqual(await lookup("example.test", "MX"), [{
     exchange: "mx.example.test",
@@ -48,9 +48,25 @@ Deno.test("mailauthResolver() stops every lookup at the message's deadline", asy
     servers: [{ host: stub.host, port: stub.port }],
     timeoutMs: 5_000,
   });
-  const lookup = mailauthResolver(resolver, AbortSignal.timeout(300));
+  const lookup = mailauthResolver(resolver, { signal: AbortSignal.timeout(300) });
   const started = Date.now();
   assert.equal(await code(lookup("slow.test", "A")), "ETIMEOUT");
   assert.ok(Date.now() - started < 2_000, "bounded by the deadline, not the 5 s timeout");
   assert.equal(await code(lookup("slow.test", "TXT")), "ETIMEOUT", "later lookups fail at once");
+});
+
+Deno.test("mailauthResolver() caps each lookup so one stalled name leaves time for the rest", async () => {
+  await using stub = await startDnsStub({ "fine.test": { A: ["192.0.2.1"] }, "slow.test": {} }, {
+    behaviours: { "slow.test": "drop" },
+  });
+  const resolver = new Resolver({
+    servers: [{ host: stub.host, port: stub.port }],
+    timeoutMs: 5_000,
+  });
+  const lookup = mailauthResolver(resolver, {
+    signal: AbortSignal.timeout(3_000),
+    perLookupMs: 500,
+  });
+  assert.equal(await code(lookup("slow.test", "A")), "ETIMEOUT");
+  assert.deepEqual(await lookup("fine.test", "A"), ["192.0.2.1"], "the budget is not used up");
 });

@@ -49,6 +49,7 @@ import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
 import { receivedProtocol, submissionHeaders } from "./trace.ts";
 import type { Resolver } from "../dns/resolver.ts";
 import { removeFields } from "../mail/headers.ts";
+import { claimsToBe } from "../security/auth_results.ts";
 import { checkInbound } from "../security/inbound_auth.ts";
 import { decide } from "../security/inbound_policy.ts";
 
@@ -545,14 +546,16 @@ export class SmtpSession {
 
   /**
    * SPF, DKIM, DMARC and ARC for mail from the outside (MX without AUTH):
-   * the verdict headers to add, the mailbox (Junk for DMARC quarantine), the
-   * message without forged Authentication-Results of ours, or a refusal.
+   * the verdict headers to add, the mailbox (Junk for DMARC quarantine), or
+   * a refusal. Forged Authentication-Results of ours go from every message.
    */
   async #judge(
     bytes: Uint8Array,
     tx: Transaction,
   ): Promise<{ refuse: SmtpReply } | { bytes: Uint8Array; headers?: string; mailbox?: string }> {
     const { config, resolver } = this.#ctx;
+    // RFC 8601 §5: results claiming to come from us can only be forged, whoever sends them.
+    bytes = removeFields(bytes, "Authentication-Results", (v) => claimsToBe(v, config.hostname));
     if (this.#role !== "mx" || this.#user || !config.inbound.checks || !resolver) return { bytes };
     let checked;
     try {
@@ -590,10 +593,8 @@ export class SmtpSession {
     if (decision.action === "refuse") {
       return { refuse: reply(decision.code, decision.enhanced, decision.text) };
     }
-    // RFC 8601 §5: results claiming to come from us can only be forged; they go.
-    const ours = (value: string) => value.split(";")[0].trim().toLowerCase() === config.hostname;
     return {
-      bytes: removeFields(bytes, "Authentication-Results", ours),
+      bytes,
       headers: checked.headers,
       mailbox: decision.mailbox,
     };
