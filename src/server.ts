@@ -25,6 +25,7 @@ import { CommitQueue } from "./store/commit_queue.ts";
 import { Resolver } from "./dns/resolver.ts";
 import { QueueRunner } from "./delivery/outbound.ts";
 import { dkimSigner } from "./delivery/signing.ts";
+import { InboundChecker } from "./security/inbound_checker.ts";
 import type { Store } from "./store/db.ts";
 
 /** What the server is started with. */
@@ -41,8 +42,10 @@ export interface ServerServices extends ServerContext {
   locks: MaildropLocks;
   /** Delivers the outbound queue; woken when a message for remote recipients is accepted. */
   outbound: QueueRunner;
-  /** DNS for MX routing and the checks of inbound mail. */
+  /** DNS for MX routing. */
   resolver: Resolver;
+  /** The checks of inbound mail, on their own thread. */
+  checker: InboundChecker;
 }
 
 /** How a listener's sessions are made. */
@@ -114,6 +117,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     commits: new CommitQueue(ctx.store),
     locks: new MaildropLocks(),
     resolver,
+    checker: new InboundChecker(ctx.config.dns ? [ctx.config.dns] : undefined),
     outbound: new QueueRunner({
       config: ctx.config,
       store: ctx.store,
@@ -165,6 +169,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   } catch (err) {
     await closeAll(0);
     await services.commits.close();
+    services.checker.close();
     throw err;
   }
   services.outbound.start();
@@ -175,6 +180,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
       await closeAll(graceMs);
       await services.commits.close(); // every acknowledged message is on disk before we return
       await services.outbound.stop(graceMs);
+      services.checker.close();
     },
   };
 }

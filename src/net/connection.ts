@@ -344,34 +344,10 @@ export class Connection {
    * first and its size returned, so the session can log an injection attempt.
    */
   async startTls(secureContext: tls.SecureContext): Promise<number> {
-    await this.flush();
-    const discarded = this.buffered;
-    this.#start = this.#end = 0;
-    const raw = this.#socket;
-    this.#detach(raw);
-    const secure = new tls.TLSSocket(raw as never, { isServer: true, secureContext });
-    this.#socket = secure;
-    this.#attach(secure);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        secure.destroy();
-        reject(new ConnectionTimeout());
-      }, this.idleTimeoutMs);
-      secure.once("secure", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      secure.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      secure.once("close", () => {
-        clearTimeout(timer);
-        reject(new ConnectionClosed());
-      });
-    });
-    this.#tls = describeTls(secure);
-    return discarded;
+    return await this.#upgrade(
+      (raw) => new tls.TLSSocket(raw as never, { isServer: true, secureContext }),
+      "secure",
+    );
   }
 
   /**
@@ -383,39 +359,52 @@ export class Connection {
   async startTlsClient(
     servername: string,
   ): Promise<{ verified: boolean; reason?: string }> {
+    await this.#upgrade(
+      (raw) =>
+        tls.connect({
+          socket: raw as never,
+          servername: isIp(servername) ? undefined : servername,
+          rejectUnauthorized: false,
+          minVersion: "TLSv1.2",
+        }),
+      "secureConnect",
+    );
+    const secure = this.#socket as tls.TLSSocket;
+    const reason = secure.authorizationError ? String(secure.authorizationError) : undefined;
+    return { verified: secure.authorized, reason };
+  }
+
+  /**
+   * Wraps the socket in TLS and waits for the handshake (`done` is the event
+   * that says it finished), at most the idle timeout. Input buffered before
+   * is discarded: bytes sent before the handshake must never count
+   * (CVE-2011-0411). Returns how many bytes were discarded.
+   */
+  async #upgrade(wrap: (raw: Duplex) => tls.TLSSocket, done: string): Promise<number> {
     await this.flush();
+    const discarded = this.buffered;
     this.#start = this.#end = 0;
     const raw = this.#socket;
     this.#detach(raw);
-    const secure = tls.connect({
-      socket: raw as never,
-      servername: isIp(servername) ? undefined : servername,
-      rejectUnauthorized: false,
-      minVersion: "TLSv1.2",
-    });
+    const secure = wrap(raw);
     this.#socket = secure;
     this.#attach(secure);
     await new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      };
       const timer = setTimeout(() => {
         secure.destroy();
-        reject(new ConnectionTimeout());
+        settle(new ConnectionTimeout());
       }, this.idleTimeoutMs);
-      secure.once("secureConnect", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      secure.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      secure.once("close", () => {
-        clearTimeout(timer);
-        reject(new ConnectionClosed());
-      });
+      secure.once(done, () => settle());
+      secure.once("error", (err) => settle(err));
+      secure.once("close", () => settle(new ConnectionClosed()));
     });
     this.#tls = describeTls(secure);
-    const reason = secure.authorizationError ? String(secure.authorizationError) : undefined;
-    return { verified: secure.authorized, reason };
+    return discarded;
   }
 
   /**

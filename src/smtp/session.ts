@@ -47,10 +47,10 @@ import {
 } from "./parse.ts";
 import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
 import { receivedProtocol, submissionHeaders } from "./trace.ts";
-import type { Resolver } from "../dns/resolver.ts";
 import { removeFields } from "../mail/headers.ts";
 import { claimsToBe } from "../security/auth_results.ts";
-import { checkInbound } from "../security/inbound_auth.ts";
+import type { InboundAuthResult } from "../security/inbound_auth.ts";
+import type { CheckOptions } from "../security/inbound_checker.ts";
 import { decide } from "../security/inbound_policy.ts";
 
 /**
@@ -68,8 +68,8 @@ export interface SmtpContext {
   commits: CommitQueue;
   /** Told when a message with remote recipients is queued. */
   outbound?: { wake(): void };
-  /** DNS for the authentication checks of inbound mail; without it they are skipped. */
-  resolver?: Resolver;
+  /** Runs the authentication checks of inbound mail; without it they are skipped. */
+  checker?: { check(message: Uint8Array, options: CheckOptions): Promise<InboundAuthResult> };
 }
 
 /** Which listener the session runs on. */
@@ -553,14 +553,13 @@ export class SmtpSession {
     bytes: Uint8Array,
     tx: Transaction,
   ): Promise<{ refuse: SmtpReply } | { bytes: Uint8Array; headers?: string; mailbox?: string }> {
-    const { config, resolver } = this.#ctx;
+    const { config, checker } = this.#ctx;
     // RFC 8601 §5: results claiming to come from us can only be forged, whoever sends them.
     bytes = removeFields(bytes, "Authentication-Results", (v) => claimsToBe(v, config.hostname));
-    if (this.#role !== "mx" || this.#user || !config.inbound.checks || !resolver) return { bytes };
+    if (this.#role !== "mx" || this.#user || !config.inbound.checks || !checker) return { bytes };
     let checked;
     try {
-      checked = await checkInbound(bytes, {
-        resolver,
+      checked = await checker.check(bytes, {
         ip: this.#conn.remoteAddress,
         helo: this.#helo,
         sender: tx.sender,
