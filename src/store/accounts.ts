@@ -6,7 +6,7 @@
  */
 import { domainOf } from "../address.ts";
 import { type Store, StoreError } from "./db.ts";
-import { createMailbox, INBOX } from "./mailboxes.ts";
+import { ensureStandardFolders } from "./folders.ts";
 
 /** A local domain with its counts. */
 export interface DomainInfo {
@@ -118,7 +118,7 @@ export function checkCanAddUser(store: Store, address: string): number {
   return domain;
 }
 
-/** Adds a user with an already hashed password and gives them an INBOX. */
+/** Adds a user with an already hashed password and gives them INBOX, Sent, Drafts, Trash, Junk, Archive. */
 export function addUser(store: Store, address: string, passwordHash: string): void {
   store.transaction(() => {
     const domain = checkCanAddUser(store, address);
@@ -129,7 +129,7 @@ export function addUser(store: Store, address: string, passwordHash: string): vo
       passwordHash,
       Date.now(),
     );
-    createMailbox(store, userId, INBOX);
+    ensureStandardFolders(store, userId); // INBOX and the special-use mailboxes (RFC 6154)
   });
 }
 

@@ -153,7 +153,7 @@ Deno.test("addUser() refuses a duplicate user and keeps the first", async () => 
     );
     assert.equal(findUser(store, "alice@example.com")?.passwordHash, HASH);
     assert.equal(count(store, "users"), 1);
-    assert.equal(count(store, "mailboxes"), 1);
+    assert.equal(count(store, "mailboxes"), 6, "INBOX and the five special-use mailboxes");
   });
 });
 

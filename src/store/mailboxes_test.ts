@@ -189,6 +189,8 @@ const onDemand: [name: string, specialUse: string | null][] = [
 for (const [name, specialUse] of onDemand) {
   Deno.test(`deliver() creates a missing ${name} mailbox on demand`, async () => {
     await withUsers((store, users) => {
+      // Every user starts with the special-use mailboxes; this one was deleted since.
+      store.run("DELETE FROM mailboxes WHERE user_id = ? AND name = ?", users.alice, name);
       assert.equal(findMailbox(store, users.alice, name), undefined);
       const r = deliver(store, {
         body: body("x"),

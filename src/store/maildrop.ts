@@ -4,6 +4,7 @@
  * whole, and removal of the messages a session deleted.
  */
 import type { Store } from "./db.ts";
+import { expungeEntries } from "./entries.ts";
 import { findMailbox, INBOX } from "./mailboxes.ts";
 
 /** One message of the snapshot. */
@@ -73,22 +74,9 @@ export function readBodySlice(
 /**
  * Removes the given messages from a mailbox in one transaction; messages
  * already gone (removed by another session) are skipped. Returns how many
- * were removed.
+ * were removed. IMAP sessions learn of it like of their own expunges.
  */
 export function removeMessages(store: Store, mailboxId: number, uids: number[]): number {
   if (uids.length === 0) return 0;
-  return store.transaction(() => {
-    let removed = 0;
-    for (const uid of uids) {
-      removed += store.run(
-        "DELETE FROM mailbox_entries WHERE mailbox_id = ? AND uid = ?",
-        mailboxId,
-        uid,
-      ).changes;
-    }
-    if (removed > 0) {
-      store.run("UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?", mailboxId);
-    }
-    return removed;
-  });
+  return expungeEntries(store, mailboxId, uids).length;
 }

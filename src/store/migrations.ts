@@ -132,4 +132,18 @@ export const migrations: readonly string[] = [
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO counters (name, value) VALUES ('queue', coalesce((SELECT max(id) FROM queue), 0));
   `,
+  // 5: IMAP. What FETCH needs of a message, computed once at delivery (src/imap/message_meta.ts);
+  // where \Recent starts for IMAP4rev1 sessions; expunged uids for QRESYNC VANISHED (RFC 7162);
+  // entries by modseq for CONDSTORE.
+  `
+  ALTER TABLE messages ADD COLUMN meta TEXT;
+  ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+  CREATE TABLE expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+  ) WITHOUT ROWID;
+  CREATE INDEX mailbox_entries_modseq ON mailbox_entries(mailbox_id, modseq);
+  `,
 ];
