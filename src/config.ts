@@ -239,6 +239,8 @@ export const DEFAULT_LISTENERS: readonly ListenerName[] = [
   "submissions",
   "pop3",
   "pop3s",
+  "imap",
+  "imaps",
 ];
 
 const MAX_MESSAGE_SIZE = 25 * 1024 * 1024;

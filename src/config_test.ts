@@ -65,6 +65,8 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
       submissions: { host: "", port: 465 },
       pop3: { host: "", port: 110 },
       pop3s: { host: "", port: 995 },
+      imap: { host: "", port: 143 },
+      imaps: { host: "", port: 993 },
     },
     tls: { certFile: undefined, keyFile: undefined },
     relay: undefined,
@@ -316,6 +318,8 @@ const DEV_LISTENERS = {
   submissions: { host: "127.0.0.1", port: 2465 },
   pop3: { host: "127.0.0.1", port: 2110 },
   pop3s: { host: "127.0.0.1", port: 2995 },
+  imap: { host: "127.0.0.1", port: 2143 },
+  imaps: { host: "127.0.0.1", port: 2993 },
 };
 
 Deno.test("loadConfig() starts the dev listeners on loopback with --dev", async () => {

@@ -26,6 +26,8 @@ import { Resolver } from "./dns/resolver.ts";
 import { QueueRunner } from "./delivery/outbound.ts";
 import { dkimSigner } from "./delivery/signing.ts";
 import { InboundChecker } from "./security/inbound_checker.ts";
+import { ImapSession } from "./imap/session.ts";
+import { MailboxChanges } from "./store/changes.ts";
 import type { Store } from "./store/db.ts";
 
 /** What the server is started with. */
@@ -46,6 +48,10 @@ export interface ServerServices extends ServerContext {
   resolver: Resolver;
   /** The checks of inbound mail, on their own thread. */
   checker: InboundChecker;
+  /** Tells IMAP sessions that a mailbox changed. */
+  changes: MailboxChanges;
+  /** Open IMAP sessions per user. */
+  sessionsPerUser: Map<number, number>;
 }
 
 /** How a listener's sessions are made. */
@@ -77,6 +83,15 @@ const pop3 = (implicitTls: boolean): Protocol => ({
   },
 });
 
+const imap = (implicitTls: boolean): Protocol => ({
+  implicitTls,
+  create: (services) => (conn) => new ImapSession(conn, services).run(),
+  refuse: async (conn, reason) => {
+    await conn.write(`* BYE [UNAVAILABLE] ${reason}\r\n`);
+    await conn.close();
+  },
+});
+
 /** The protocols this build serves, by listener name. */
 const PROTOCOLS: Partial<Record<ListenerName, Protocol>> = {
   smtp: smtp("mx", false),
@@ -84,6 +99,8 @@ const PROTOCOLS: Partial<Record<ListenerName, Protocol>> = {
   submissions: smtp("submission", true),
   pop3: pop3(false),
   pop3s: pop3(true),
+  imap: imap(false),
+  imaps: imap(true),
 };
 
 /** Raised when the server cannot start (a port in use, TLS missing for an implicit-TLS listener). */
@@ -111,10 +128,17 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     servers: ctx.config.dns ? [ctx.config.dns] : undefined,
     cache: true,
   });
+  const changes = new MailboxChanges();
   const services: ServerServices = {
     ...ctx,
+    changes,
+    sessionsPerUser: new Map(),
     authenticator: new Authenticator(ctx.store),
-    commits: new CommitQueue(ctx.store),
+    commits: new CommitQueue(ctx.store, {
+      onCommitted: (r) => {
+        for (const id of new Set(r.entries.map((e) => e.mailboxId))) changes.notify(id);
+      },
+    }),
     locks: new MaildropLocks(),
     resolver,
     checker: new InboundChecker(ctx.config.dns ? [ctx.config.dns] : undefined),
@@ -123,6 +147,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
       store: ctx.store,
       resolver,
       sign: dkimSigner(ctx.store),
+      changes,
     }),
   };
   const limits = new ConnectionLimits({

@@ -57,6 +57,8 @@ export interface OutboundOptions {
   clientTimeouts?: ClientOptions["timeouts"];
   /** @default Date.now */
   now?: () => number;
+  /** Told of bounces stored in local mailboxes. */
+  changes?: { notify(mailboxId: number): void };
 }
 
 interface Group {
@@ -433,12 +435,13 @@ export class QueueRunner {
       const body = new Uint8Array(returnPath.length + dsn.length);
       body.set(returnPath);
       body.set(dsn, returnPath.length);
-      deliver(store, {
+      const stored = deliver(store, {
         body: local.length > 0 ? body : dsn,
         mailboxes: local,
         outbound: remote.length > 0 ? { sender: "", recipients: remote } : undefined,
         outboundOffset: local.length > 0 ? returnPath.length : 0,
       });
+      for (const e of stored.entries) this.#options.changes?.notify(e.mailboxId);
     });
     if (group.sender !== "") this.wake(); // a remote bounce is new work
   }

@@ -49,6 +49,8 @@ export interface Pop3Context {
   tls?: TlsIdentity;
   authenticator: Authenticator;
   locks: MaildropLocks;
+  /** Told when QUIT removes messages, so IMAP sessions hear of it. */
+  changes?: { notify(mailboxId: number): void };
 }
 
 /** A reply: the status line and, for multi-line replies, the lines before the final ".". */
@@ -420,6 +422,7 @@ export class Pop3Session {
     const uids = [...this.#deleted].map((i) => drop.messages[i].uid);
     try {
       removeMessages(this.#ctx.store, drop.mailboxId, uids);
+      if (uids.length > 0) this.#ctx.changes?.notify(drop.mailboxId);
     } catch (e) {
       logger.error("{id} could not remove deleted messages: {error}", {
         id: this.#conn.id,

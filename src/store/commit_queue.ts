@@ -52,9 +52,15 @@ export class CommitQueue {
   #openWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #closedWaiter: (() => void) | undefined;
 
-  /** Deliveries go to the same SQLite file as `store`. */
-  constructor(store: Store) {
+  readonly #onCommitted?: (result: DeliveryResult) => void;
+
+  /**
+   * Deliveries go to the same SQLite file as `store`. `onCommitted` hears of
+   * every stored delivery (IMAP sessions watch their mailboxes through it).
+   */
+  constructor(store: Store, options: { onCommitted?: (result: DeliveryResult) => void } = {}) {
     this.#path = store.path;
+    this.#onCommitted = options.onCommitted;
   }
 
   /** Stores a delivery; resolves once it is durable. */
@@ -148,8 +154,10 @@ export class CommitQueue {
         // The same bytes, now on the buffer that came back (the old view is detached).
         p.delivery.body = new Uint8Array(back, p.offset, p.length);
       }
-      if (o?.ok) p.resolve({ ...o.result, body: p.delivery.body });
-      else p.reject(new CommitError(o?.error ?? "Delivery lost"));
+      if (o?.ok) {
+        this.#onCommitted?.(o.result);
+        p.resolve({ ...o.result, body: p.delivery.body });
+      } else p.reject(new CommitError(o?.error ?? "Delivery lost"));
     });
     if (this.#pending.length > 0) this.#send();
     else this.#idle.splice(0).forEach((resolve) => resolve());

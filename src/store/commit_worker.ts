@@ -10,6 +10,7 @@
  * {type:"close"} -> {type:"closed"}.
  */
 import { openStore, type Store } from "./db.ts";
+import { buildMessageMeta } from "../imap/message_meta.ts";
 import { deliver, type Delivery, type DeliveryResult, insertDelivery } from "./mailboxes.ts";
 
 /** The result of one delivery of a batch. */
@@ -27,6 +28,12 @@ function describe(err: unknown): string {
  * its own, so the others still go through.
  */
 function commit(deliveries: Delivery[]): Outcome[] {
+  // What IMAP FETCH needs is computed here, once, off the event loop that serves sessions.
+  for (const d of deliveries) {
+    if (d.mailboxes.length > 0 && d.meta === undefined) {
+      d.meta = JSON.stringify(buildMessageMeta(d.body));
+    }
+  }
   try {
     return store!.transaction(() =>
       deliveries.map((d): Outcome => ({ ok: true, result: insertDelivery(store!, d) }))

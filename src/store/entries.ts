@@ -343,3 +343,35 @@ export function messageMeta(store: Store, messageId: number): string | undefined
 export function saveMessageMeta(store: Store, messageId: number, meta: string): void {
   store.run("UPDATE messages SET meta = ? WHERE id = ? AND meta IS NULL", meta, messageId);
 }
+
+/** An entry with what FETCH may need of its message. */
+export interface FetchRow extends Entry {
+  /** The stored FETCH metadata (JSON), when asked for and computed. */
+  meta?: string;
+  /** The message, when asked for. */
+  body?: Uint8Array;
+}
+
+/**
+ * Entries with uids in [from, to] and, as asked, their messages' metadata
+ * and bodies, in one query (a FETCH of many messages must not make one
+ * query per message).
+ */
+export function fetchRows(
+  store: Store,
+  mailboxId: number,
+  from: number,
+  to: number,
+  want: { meta: boolean; body: boolean },
+): FetchRow[] {
+  const extra = `${want.meta ? ", m.meta" : ""}${want.body ? ", m.body" : ""}`;
+  const join = want.meta || want.body ? " JOIN messages m ON m.id = e.message_id" : "";
+  return store.all<Row & { meta?: string | null; body?: Uint8Array }>(
+    `SELECT e.uid, e.message_id, e.flags, e.keywords, e.internal_date, e.size, e.modseq${extra}
+     FROM mailbox_entries e${join}
+     WHERE e.mailbox_id = ? AND e.uid BETWEEN ? AND ? ORDER BY e.uid`,
+    mailboxId,
+    from,
+    to,
+  ).map((r) => ({ ...entry(r), meta: r.meta ?? undefined, body: r.body }));
+}

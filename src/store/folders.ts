@@ -70,7 +70,7 @@ function checkName(name: string): void {
   ) {
     throw new StoreError(`Invalid mailbox name: ${name}`);
   }
-  if (/[\x00-\x1f\x7f*%]/.test(name)) {
+  if ([...name].some((c) => c < " " || c === "\x7f" || c === "*" || c === "%")) {
     throw new StoreError(`Invalid character in mailbox name: ${name}`);
   }
 }

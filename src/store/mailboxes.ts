@@ -43,6 +43,12 @@ export interface Delivery {
   internalDate?: Date;
   /** Some line of the body starts with "."; false lets POP3 skip dot-stuffing. @default true */
   dotLines?: boolean;
+  /** System flags (FLAG_* bits) of the new entries (IMAP APPEND). @default 0 */
+  flags?: number;
+  /** Keywords of the new entries (IMAP APPEND). @default none */
+  keywords?: string[];
+  /** What IMAP FETCH needs of the message (JSON, src/imap/message_meta.ts); else computed on first FETCH. */
+  meta?: string;
 }
 
 /** What {@link deliver} stored. */
@@ -99,11 +105,12 @@ export function insertDelivery(store: Store, delivery: Delivery): DeliveryResult
   const internalDate = delivery.internalDate?.getTime() ?? now;
   const dotLines = delivery.dotLines === false ? 0 : 1;
   const { lastInsertRowid: messageId } = store.run(
-    "INSERT INTO messages (body, size, created_at, dot_lines) VALUES (?, ?, ?, ?)",
+    "INSERT INTO messages (body, size, created_at, dot_lines, meta) VALUES (?, ?, ?, ?, ?)",
     delivery.body,
     delivery.body.byteLength,
     now,
     dotLines,
+    delivery.meta ?? null,
   );
   const entries: DeliveryResult["entries"] = [];
   const seen = new Set<number>();
@@ -119,11 +126,14 @@ export function insertDelivery(store: Store, delivery: Delivery): DeliveryResult
       mailboxId,
     )!;
     store.run(
-      `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, internal_date, size, modseq)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO mailbox_entries
+         (mailbox_id, uid, message_id, flags, keywords, internal_date, size, modseq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       mailboxId,
       box.uid,
       messageId,
+      delivery.flags ?? 0,
+      (delivery.keywords ?? []).join(" "),
       internalDate,
       delivery.body.byteLength,
       box.modseq,
