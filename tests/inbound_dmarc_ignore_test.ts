@@ -14,7 +14,6 @@ import {
   fieldValues,
   HOSTNAME,
   mail,
-  mailboxesOf,
   parseAuthResults,
   resultOf,
   startInbound,
@@ -44,7 +43,7 @@ Deno.test("POSTINO_DMARC=ignore delivers DMARC failures to INBOX with the verdic
     assert.equal(resultOf(stored, "spf").result, "fail", stored);
   });
 
-  await t.step("p=quarantine failing alignment: INBOX, no Junk mailbox", async () => {
+  await t.step("p=quarantine failing alignment: INBOX, nothing in Junk", async () => {
     const r = await deliver(mx, {
       sender: "x@quarantine.test",
       message: mail({ from: "x@quarantine.test", subject: "would be junk" }),
@@ -55,7 +54,6 @@ Deno.test("POSTINO_DMARC=ignore delivers DMARC failures to INBOX with the verdic
     assert.match(box[1], /\r\nSubject: would be junk\r\n/);
     assert.equal(resultOf(box[1], "dmarc").result, "fail", box[1]);
     assert.deepEqual(storedMessages(mx, ALICE.user, "Junk"), []);
-    assert.ok(!mailboxesOf(mx, ALICE.user).some((m) => m.name === "Junk"));
   });
 });
 

@@ -24,7 +24,28 @@ const KEY_BYTES = 32;
 const FORMAT =
   /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
 
-function derive(password: string, salt: Uint8Array, keyLength: number, params: ScryptParams) {
+/**
+ * At most this many derivations run at once: each takes 128 * N * r bytes
+ * (32 MiB with the defaults), so fifty clients logging in together would
+ * otherwise cost the server more than a gigabyte; more than the cores can
+ * run at once would not be faster anyway.
+ */
+const MAX_CONCURRENT = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function derive(password: string, salt: Uint8Array, keyLength: number, params: ScryptParams) {
+  while (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await scryptOnce(password, salt, keyLength, params);
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+function scryptOnce(password: string, salt: Uint8Array, keyLength: number, params: ScryptParams) {
   const N = 2 ** params.ln;
   return new Promise<Uint8Array>((resolve, reject) => {
     scrypt(
