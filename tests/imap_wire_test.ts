@@ -1,0 +1,133 @@
+/**
+ * The IMAP wire as it is, over bare TCP: synchronising and LITERAL+
+ * literals, a literal over APPENDLIMIT refused before it is sent, an
+ * over-long line, pipelining, deeply nested search keys, the HTTP hang-up,
+ * the error budget, and an APPEND to the selected mailbox announced at once.
+ */
+import assert from "node:assert/strict";
+import { message, RawImap, startImapServer, USERS } from "./support/imap_fixture.ts";
+
+Deno.test("the IMAP wire: literals, limits, pipelining, nesting, hang-ups", async (t) => {
+  await using imap = await startImapServer();
+  const { address, password } = USERS.alice;
+  const size = (s: string) => new TextEncoder().encode(s).length;
+
+  await t.step("LOGIN with synchronising literals: a '+' for each", async () => {
+    await using c = await RawImap.connect(imap.imap);
+    await c.send(`a1 LOGIN {${size(address)}}\r\n`);
+    assert.match(await c.line(), /^\+ /);
+    await c.send(`${address} {${size(password)}}\r\n`);
+    assert.match(await c.line(), /^\+ /);
+    await c.send(`${password}\r\n`);
+    assert.match(await c.line(), /^a1 OK /);
+  });
+
+  await t.step("LOGIN with LITERAL+ literals: no continuation", async () => {
+    await using c = await RawImap.connect(imap.imap);
+    await c.send(
+      `a1 LOGIN {${size(address)}+}\r\n${address} {${size(password)}+}\r\n${password}\r\n`,
+    );
+    assert.match(await c.line(), /^a1 OK /);
+  });
+
+  await using c = await RawImap.login(imap.imap);
+
+  await t.step("a literal over APPENDLIMIT: NO [TOOBIG] at once, no '+'", async () => {
+    const caps = await c.command("CAPABILITY");
+    const limit = Number(/APPENDLIMIT=(\d+)/.exec(caps.untagged[0])![1]);
+    await c.send(`a2 APPEND INBOX {${limit + 1}}\r\n`);
+    assert.match(await c.line(), /^a2 NO \[TOOBIG\] /);
+    assert.equal((await c.command("NOOP")).status, "OK");
+  });
+
+  await t.step("a line over the limit: BAD, and the session goes on", async () => {
+    await c.send(`a3 NOOP ${"x".repeat(100_000)}\r\n`);
+    assert.match(await c.line(), /^(a3|\*) BAD /);
+    assert.equal((await c.command("NOOP")).status, "OK");
+  });
+
+  await t.step("pipelined commands are answered in order", async () => {
+    await c.send("p1 NOOP\r\np2 SELECT INBOX\r\np3 CAPABILITY\r\np4 UNSELECT\r\n");
+    const order: string[] = [];
+    while (order.length < 4) {
+      const line = await c.line();
+      if (/^p\d /.test(line)) order.push(line.slice(0, 5));
+    }
+    assert.deepEqual(order, ["p1 OK", "p2 OK", "p3 OK", "p4 OK"]);
+  });
+
+  await t.step("an APPEND to the selected mailbox is announced with EXISTS", async () => {
+    assert.equal((await c.command("SELECT INBOX")).status, "OK");
+    const r = await c.append("INBOX", message({ subject: "appended", body: "here\n" }));
+    assert.equal(r.status, "OK", r.text);
+    assert.ok(r.untagged.includes("* 1 EXISTS"), `${r.untagged}`);
+  });
+
+  await t.step("a search string as a literal; nesting up to the limit, and past it", async () => {
+    const r = await c.command("SEARCH SUBJECT {8+}\r\nappended");
+    assert.deepEqual(r.untagged, ["* SEARCH 1"]);
+    const deep = `${"(".repeat(60)}SUBJECT appended${")".repeat(60)}`;
+    assert.deepEqual((await c.command(`SEARCH ${deep}`)).untagged, ["* SEARCH 1"]);
+    const nots = `${"NOT ".repeat(50)}ALL`;
+    assert.deepEqual((await c.command(`SEARCH ${nots}`)).untagged, ["* SEARCH 1"]);
+    const tooDeep = `${"(".repeat(500)}ALL${")".repeat(500)}`;
+    assert.equal((await c.command(`SEARCH ${tooDeep}`)).status, "BAD");
+    assert.equal((await c.command("NOOP")).status, "OK");
+  });
+
+  await t.step("IDLE ends with DONE in any case", async () => {
+    await c.idle();
+    assert.equal((await c.done("done")).status, "OK");
+    assert.equal((await c.command("NOOP")).status, "OK");
+  });
+
+  await t.step("an HTTP request before login: hang up without a word", async () => {
+    await using h = await RawImap.connect(imap.imap);
+    await h.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    await assert.rejects(() => h.line(5_000), /Connection closed/);
+  });
+
+  await t.step("too many bad commands: BYE and the connection ends", async () => {
+    await using b = await RawImap.connect(imap.imap);
+    let bye = "";
+    for (let i = 0; i < 40 && !bye; i++) {
+      await b.send(`x${i} FROB\r\n`);
+      for (;;) {
+        const line = await b.line();
+        if (line.startsWith("* BYE")) bye = line;
+        if (line.startsWith(`x${i} `) || bye) break;
+      }
+    }
+    assert.match(bye, /^\* BYE /);
+    await assert.rejects(async () => {
+      for (;;) await b.line(5_000);
+    }, /Connection closed/);
+  });
+});
+
+// BUG (src/imap/fetch.ts literal()): a message holding a NUL octet (SMTP and APPEND both
+// accept one) is sent in BODY[...], RFC822 and RFC822.TEXT answers as a literal8 "~{n}" with
+// the raw NUL. RFC 9051 §9 allows literal8 only in BINARY answers; BODY[] takes an nstring,
+// whose literal cannot carry NUL (CHAR8), so clients without BINARY cannot read it. Dovecot
+// sends an ordinary literal with NUL turned into 0x80, as tests/support/mime_deviations.ts
+// says the FETCH session must. Remove `ignore` once fixed.
+Deno.test({
+  name: "a NUL in a message: ordinary literals for BODY[], literal8 only for BINARY[]",
+  ignore: true,
+  fn: async () => {
+    await using imap = await startImapServer();
+    await using c = await RawImap.login(imap.imap);
+    const nul = new TextEncoder().encode(
+      "From: a@remote.example\r\nSubject: nul\r\n\r\nab\x00cd\r\n",
+    );
+    assert.equal((await c.append("INBOX", nul)).status, "OK");
+    assert.equal((await c.command("SELECT INBOX")).status, "OK");
+    const binary = await c.command("FETCH 1 (BINARY.PEEK[1])");
+    assert.deepEqual(binary.untagged, ["* 1 FETCH (BINARY[1] ~{7}\r\nab\x00cd\r\n)"]);
+    const body = await c.command("FETCH 1 (BODY.PEEK[TEXT])");
+    assert.equal(body.status, "OK");
+    const line = body.untagged[0];
+    assert.ok(line.startsWith("* 1 FETCH (BODY[TEXT] {7}\r\nab"), JSON.stringify(line));
+    assert.ok(!line.includes("\0"), `a NUL in an ordinary literal: ${JSON.stringify(line)}`);
+  },
+});
