@@ -108,8 +108,17 @@ function transferEncoding(body: Uint8Array, section: Section, meta: () => Messag
   return /^content-transfer-encoding:[ \t]*([^\s;]+)/im.exec(text)?.[1] ?? "7bit";
 }
 
-/** A literal: `{n}` CRLF and the bytes (literal8 `~{n}` when they hold a NUL, RFC 3516). */
+/**
+ * A literal: `{n}` CRLF and the bytes. A literal cannot carry NUL (RFC 9051
+ * §9 CHAR8), so a NUL in a message goes out as 0x80, as Dovecot does.
+ */
 function literal(bytes: Uint8Array): (string | Uint8Array)[] {
+  if (bytes.includes(0)) bytes = bytes.map((b) => b === 0 ? 0x80 : b);
+  return [`{${bytes.length}}\r\n`, bytes];
+}
+
+/** A BINARY answer: literal8 `~{n}` when the bytes hold a NUL (RFC 3516 §4.2). */
+function binaryLiteral(bytes: Uint8Array): (string | Uint8Array)[] {
   return [`${bytes.includes(0) ? "~" : ""}{${bytes.length}}\r\n`, bytes];
 }
 
@@ -180,12 +189,13 @@ export function fetchResponse(items: FetchItem[], ctx: FetchContext): (string | 
           }
         }
         const name = item.item === "BODY[]" ? "BODY" : "BINARY";
+        const encode = item.item === "BODY[]" ? literal : binaryLiteral;
         if (item.partial) {
           const start = Math.min(item.partial.offset, bytes.length);
           const slice = bytes.subarray(start, Math.min(bytes.length, start + item.partial.count));
-          add(`${name}[${label}]<${item.partial.offset}>`, literal(slice));
+          add(`${name}[${label}]<${item.partial.offset}>`, encode(slice));
         } else {
-          add(`${name}[${label}]`, literal(bytes));
+          add(`${name}[${label}]`, encode(bytes));
         }
         break;
       }

@@ -122,6 +122,20 @@ export class MailboxView {
     return [...out].sort((x, y) => x - y);
   }
 
+  /**
+   * Whether a uid set names `uid`, whether or not that message still exists:
+   * VANISHED reports expunged uids of the set the client gave (RFC 7162
+   * §3.2.6). `*` is unbounded here, since the client may know uids above the
+   * largest one left.
+   */
+  static uidSetIncludes(set: SequenceSet, uid: number): boolean {
+    return set.ranges.some((r) => {
+      const a = r.from === "*" ? Infinity : r.from;
+      const b = r.to === "*" ? Infinity : r.to;
+      return uid >= Math.min(a, b) && uid <= Math.max(a, b);
+    });
+  }
+
   /** Notes flag changes this session made and reported itself, so `sync` does not repeat them. */
   absorb(changed: { uid: number; modseq: number }[]): void {
     for (const c of changed) this.#own.set(c.uid, c.modseq);

@@ -34,6 +34,30 @@ function day(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const DATE_AS_WRITTEN = /^\s*(?:[a-z]+\s*,\s*)?(\d{1,2})\s+([a-z]{3})[a-z]*\s+(\d{2,4})\b/i;
+
+/**
+ * The day of a Date header as its writer wrote it, YYYY-MM-DD: SENT* keys
+ * disregard time and timezone (RFC 9051 §6.4.4), so "Thu, 05 Mar 2026
+ * 22:30 -0500" is the 5th even though it is the 6th in UTC. Two-digit years
+ * as RFC 5322 §4.3 reads them.
+ */
+export function writtenDay(value: string): string | undefined {
+  const m = DATE_AS_WRITTEN.exec(value);
+  if (m) {
+    const month = MONTHS.indexOf(m[2].toLowerCase());
+    let year = Number(m[3]);
+    if (m[3].length === 2) year += year < 50 ? 2000 : 1900;
+    else if (m[3].length === 3) year += 1900;
+    if (month >= 0 && Number(m[1]) >= 1 && Number(m[1]) <= 31) {
+      return `${year}-${String(month + 1).padStart(2, "0")}-${m[1].padStart(2, "0")}`;
+    }
+  }
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : day(ms);
+}
+
 /** The text of a message's headers, unfolded, with encoded-words decoded, by lower-case name. */
 function headers(message: Uint8Array): Map<string, string[]> {
   const text = utf8.decode(headerSection(message)).replace(/\r?\n[ \t]+/g, " ");
@@ -112,9 +136,8 @@ class Evaluation {
       case "sentbefore":
       case "senton":
       case "sentsince": {
-        const sent = Date.parse(this.#header("date")[0] ?? "");
-        if (Number.isNaN(sent)) return false;
-        const d = day(sent);
+        const d = writtenDay(this.#header("date")[0] ?? "");
+        if (d === undefined) return false;
         return key.op === "sentbefore"
           ? d < key.date
           : key.op === "senton"

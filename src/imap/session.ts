@@ -68,7 +68,7 @@ import { encodeMutf7 } from "./mutf7.ts";
 import { parseCommand } from "./parse.ts";
 import { readCommand } from "./reader.ts";
 import { matches, needsBody as searchNeedsBody, setKeys } from "./search.ts";
-import { FLAG_SEEN } from "../store/mailboxes.ts";
+import { FLAG_SEEN, INBOX } from "../store/mailboxes.ts";
 import { messageBody } from "../store/entries.ts";
 
 /** RFC 9051 §3: the states of a connection. */
@@ -519,7 +519,7 @@ export class ImapSession {
       "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
       view.mailboxId,
       since,
-    ).map((r) => r.uid);
+    ).map((r) => r.uid).filter((u) => !known || MailboxView.uidSetIncludes(known, u));
     if (gone.length > 0) await this.#untagged(`VANISHED (EARLIER) ${compactSet(gone)}`);
     for (
       const row of fetchRows(store, view.mailboxId, 1, Number.MAX_SAFE_INTEGER, {
@@ -554,7 +554,10 @@ export class ImapSession {
   }
 
   #rename(from: string, to: string): Reply {
+    const folder = findFolder(this.#ctx.store, this.#user!.id, from);
     renameFolder(this.#ctx.store, this.#user!.id, from, to);
+    // Renaming INBOX moves its messages out: sessions on INBOX hear of the expunges now.
+    if (folder?.name === INBOX) this.#ctx.changes.notify(folder.id);
     return ok("RENAME completed");
   }
 
@@ -689,7 +692,9 @@ export class ImapSession {
         "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
         view.mailboxId,
         changedSince,
-      ).map((r) => r.uid).filter((u) => u >= (uids[0] ?? 0) && u <= (uids.at(-1) ?? 0));
+      ).map((r) => r.uid).filter((u) =>
+        args.set.saved ? this.#saved?.includes(u) : MailboxView.uidSetIncludes(args.set, u)
+      );
       if (gone.length > 0) await this.#untagged(`VANISHED (EARLIER) ${compactSet(gone)}`);
     }
     if (markSeen) {

@@ -5,7 +5,14 @@
  */
 import type { Store } from "./db.ts";
 import { StoreError } from "./db.ts";
-import { createMailbox, FLAG_DELETED, FLAG_SEEN, INBOX, SPECIAL_USE } from "./mailboxes.ts";
+import {
+  createMailbox,
+  FLAG_DELETED,
+  FLAG_SEEN,
+  INBOX,
+  nextUidValidity,
+  SPECIAL_USE,
+} from "./mailboxes.ts";
 
 /** The hierarchy separator. */
 export const SEPARATOR = "/";
@@ -119,6 +126,9 @@ export function renameFolder(store: Store, userId: number, from: string, to: str
     if (!folder) throw new StoreError(`No such mailbox: ${from}`);
     if (findFolder(store, userId, to)) throw new StoreError(`Mailbox already exists: ${to}`);
     if (to.toUpperCase() === INBOX) throw new StoreError("Cannot rename a mailbox to INBOX");
+    if (folder.name !== INBOX && to.startsWith(folder.name + SEPARATOR)) {
+      throw new StoreError(`Cannot rename ${folder.name} into itself`);
+    }
     const parents = to.split(SEPARATOR).slice(0, -1);
     for (let i = 1; i <= parents.length; i++) {
       const path = parents.slice(0, i).join(SEPARATOR);
@@ -139,9 +149,9 @@ export function renameFolder(store: Store, userId: number, from: string, to: str
         const renamed = to + f.name.slice(folder.name.length);
         // A new name means a new UIDVALIDITY (RFC 9051 §2.3.1.1 keeps names and uids paired).
         store.run(
-          `UPDATE mailboxes SET name = ?, uidvalidity = max(uidvalidity + 1,
-             (SELECT max(uidvalidity) + 1 FROM mailboxes)) WHERE id = ?`,
+          "UPDATE mailboxes SET name = ?, uidvalidity = ? WHERE id = ?",
           renamed,
+          nextUidValidity(store),
           f.id,
         );
       }

@@ -58,6 +58,22 @@ export interface DeliveryResult {
   queueId?: number;
 }
 
+/**
+ * A UIDVALIDITY no mailbox ever had, for a new or renamed mailbox: a name
+ * used again must not get its old uids' meaning back (RFC 9051 §2.3.1.1).
+ * Time-based, and above every value given out before, deleted mailboxes'
+ * included, so two creations in one second still differ.
+ */
+export function nextUidValidity(store: Store): number {
+  return store.get<{ value: number }>(
+    `INSERT INTO counters (name, value)
+     VALUES ('uidvalidity', max(?, coalesce((SELECT max(uidvalidity) + 1 FROM mailboxes), 1)))
+     ON CONFLICT (name) DO UPDATE SET value = max(value + 1, excluded.value)
+     RETURNING value`,
+    Math.floor(Date.now() / 1000),
+  )!.value;
+}
+
 /** Creates a mailbox for a user and returns its id. */
 export function createMailbox(
   store: Store,
@@ -65,15 +81,12 @@ export function createMailbox(
   name: string,
   specialUse?: string,
 ): number {
-  // UIDVALIDITY must change whenever a name is reused (RFC 9051 §2.3.1.1): time-based,
-  // but never below what any mailbox had, so two creations in one second still differ.
   const { lastInsertRowid } = store.run(
-    `INSERT INTO mailboxes (user_id, name, special_use, uidvalidity)
-     VALUES (?, ?, ?, max(?, coalesce((SELECT max(uidvalidity) + 1 FROM mailboxes), 1)))`,
+    "INSERT INTO mailboxes (user_id, name, special_use, uidvalidity) VALUES (?, ?, ?, ?)",
     userId,
     name,
     specialUse ?? null,
-    Math.floor(Date.now() / 1000),
+    nextUidValidity(store),
   );
   return lastInsertRowid;
 }
