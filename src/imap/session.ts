@@ -34,6 +34,7 @@ import {
   expungeEntries,
   fetchRows,
   flagNames,
+  keywordsInUse,
   moveEntries,
   parseFlags,
   saveMessageMeta,
@@ -475,16 +476,14 @@ export class ImapSession {
       : claimRecent(store, folder.id);
     const view = new MailboxView(store, folder.id, { readOnly, recentFrom });
     const status = folderStatus(store, folder.id);
-    const keywords = new Set<string>();
-    for (
-      const row of fetchRows(store, folder.id, 1, Number.MAX_SAFE_INTEGER, {
-        meta: false,
-        body: false,
-      })
-    ) {
-      for (const k of row.keywords) keywords.add(k);
-    }
-    const flags = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", ...keywords];
+    const flags = [
+      "\\Answered",
+      "\\Flagged",
+      "\\Deleted",
+      "\\Seen",
+      "\\Draft",
+      ...keywordsInUse(store, folder.id),
+    ];
     await this.#untagged(`${view.exists} EXISTS`);
     if (!this.#rev2) await this.#untagged(`${view.recent} RECENT`);
     await this.#untagged(`FLAGS ${flagList(flags)}`);

@@ -115,6 +115,20 @@ export function listUids(store: Store, mailboxId: number): number[] {
     .all(mailboxId).map((r) => (r as { uid: number }).uid);
 }
 
+/** The keywords in use in a mailbox (for the FLAGS of SELECT). */
+export function keywordsInUse(store: Store, mailboxId: number): string[] {
+  const keywords = new Set<string>();
+  for (
+    const { keywords: list } of store.all<{ keywords: string }>(
+      "SELECT DISTINCT keywords FROM mailbox_entries WHERE mailbox_id = ? AND keywords <> ''",
+      mailboxId,
+    )
+  ) {
+    for (const k of list.split(" ")) keywords.add(k);
+  }
+  return [...keywords];
+}
+
 /** The entries with uids in [from, to], ascending. */
 export function entriesBetween(store: Store, mailboxId: number, from: number, to: number): Entry[] {
   return store.all<Row>(
@@ -373,5 +387,10 @@ export function fetchRows(
     mailboxId,
     from,
     to,
-  ).map((r) => ({ ...entry(r), meta: r.meta ?? undefined, body: r.body }));
+  ).map((r) => {
+    const row: FetchRow = entry(r);
+    if (r.meta) row.meta = r.meta;
+    if (r.body) row.body = r.body;
+    return row;
+  });
 }
