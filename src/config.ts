@@ -74,6 +74,8 @@ export interface Config {
     smtpData: number;
     /** An idle POP3 session (RFC 1939 §3: at least 10 minutes). @default 600000 */
     pop3Idle: number;
+    /** An idle IMAP session, IDLE included (RFC 9051 §5.4: at least 30 minutes). @default 1800000 */
+    imapIdle: number;
   };
   /** The outbound queue. */
   queue: {
@@ -101,6 +103,8 @@ export interface Config {
     connections: number;
     /** Loopback clients are exempt. @default 20 */
     connectionsPerIp: number;
+    /** IMAP sessions one user may have open at once. @default 50 */
+    imapSessionsPerUser: number;
   };
 }
 
@@ -195,6 +199,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "timeouts.smtp_command", kind: "duration", env: "POSTINO_SMTP_COMMAND_TIMEOUT" },
   { key: "timeouts.smtp_data", kind: "duration", env: "POSTINO_SMTP_DATA_TIMEOUT" },
   { key: "timeouts.pop3_idle", kind: "duration", env: "POSTINO_POP3_IDLE_TIMEOUT" },
+  { key: "timeouts.imap_idle", kind: "duration", env: "POSTINO_IMAP_IDLE_TIMEOUT" },
   { key: "queue.max_age", kind: "duration", env: "POSTINO_QUEUE_MAX_AGE" },
   { key: "queue.concurrency", kind: "count", env: "POSTINO_QUEUE_CONCURRENCY" },
   { key: "queue.per_domain", kind: "count", env: "POSTINO_QUEUE_PER_DOMAIN" },
@@ -209,6 +214,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "inbound.dns_budget", kind: "duration", env: "POSTINO_INBOUND_DNS_BUDGET" },
   { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
+  {
+    key: "limits.imap_sessions_per_user",
+    kind: "count",
+    env: "POSTINO_IMAP_SESSIONS_PER_USER",
+  },
 ];
 
 /** Default ports of the standard listeners, and of `--dev` (loopback only). */
@@ -573,6 +583,7 @@ export function loadConfig(sources: ConfigSources): Config {
       smtpCommand: get<number>("timeouts.smtp_command") ?? 300_000,
       smtpData: get<number>("timeouts.smtp_data") ?? 600_000,
       pop3Idle: get<number>("timeouts.pop3_idle") ?? 600_000,
+      imapIdle: get<number>("timeouts.imap_idle") ?? 1_800_000,
     },
     inbound: {
       checks: get<boolean>("inbound.checks") ?? true,
@@ -588,6 +599,7 @@ export function loadConfig(sources: ConfigSources): Config {
     limits: {
       connections: get<number>("limits.connections") ?? 500,
       connectionsPerIp: get<number>("limits.connections_per_ip") ?? 20,
+      imapSessionsPerUser: get<number>("limits.imap_sessions_per_user") ?? 50,
     },
     log: {
       level: get<LogLevel>("log.level") ?? "info",

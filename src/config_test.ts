@@ -75,8 +75,8 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     maxMessageSize: 25 * MiB,
     postmaster: undefined,
     log: { level: "info", format: "text", categories: {} },
-    timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000 },
-    limits: { connections: 500, connectionsPerIp: 20 },
+    timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000, imapIdle: 1_800_000 },
+    limits: { connections: 500, connectionsPerIp: 20, imapSessionsPerUser: 50 },
     relayAuth: undefined,
     relayTls: "opportunistic",
     queue: { maxAgeMs: 5 * 86_400_000, concurrency: 20, perDomain: 4 },
@@ -88,10 +88,14 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
 Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
   const config = loadConfig({
     flags: {},
-    env: { POSTINO_MAX_CONNECTIONS: "50", POSTINO_MAX_CONNECTIONS_PER_IP: "3" },
+    env: {
+      POSTINO_MAX_CONNECTIONS: "50",
+      POSTINO_MAX_CONNECTIONS_PER_IP: "3",
+      POSTINO_IMAP_SESSIONS_PER_USER: "5",
+    },
     systemHostname: () => "mx.test",
   });
-  assert.deepEqual(config.limits, { connections: 50, connectionsPerIp: 3 });
+  assert.deepEqual(config.limits, { connections: 50, connectionsPerIp: 3, imapSessionsPerUser: 5 });
   for (const bad of ["0", "-1", "many", "1.5"]) {
     assert.throws(
       () => loadConfig({ flags: {}, env: { POSTINO_MAX_CONNECTIONS: bad } }),
@@ -105,7 +109,10 @@ Deno.test("loadConfig() reads timeouts as seconds or with a unit", () => {
   const dir = Deno.makeTempDirSync();
   try {
     const file = `${dir}/postino.toml`;
-    Deno.writeTextFileSync(file, '[timeouts]\nsmtp_command = "10m"\nsmtp_data = 90\n');
+    Deno.writeTextFileSync(
+      file,
+      '[timeouts]\nsmtp_command = "10m"\nsmtp_data = 90\nimap_idle = "45m"\n',
+    );
     const config = loadConfig({
       flags: { config: file },
       env: { POSTINO_POP3_IDLE_TIMEOUT: "1h" },
@@ -115,6 +122,7 @@ Deno.test("loadConfig() reads timeouts as seconds or with a unit", () => {
       smtpCommand: 600_000,
       smtpData: 90_000,
       pop3Idle: 3_600_000,
+      imapIdle: 2_700_000,
     });
     assert.throws(
       () => loadConfig({ flags: {}, env: { POSTINO_SMTP_DATA_TIMEOUT: "soon" } }),

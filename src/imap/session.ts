@@ -107,14 +107,10 @@ type CommandOf<N extends Command["name"]> = Command extends infer C
   ? C extends { name: infer K } ? N extends K ? C : never : never
   : never;
 
-/** RFC 9051 §5.4: the autologout timer is at least 30 minutes. */
-const IDLE_TIMEOUT_MS = 30 * 60_000;
 /** Command lines longer than this get BAD (RFC 7162 §4 asks for 8192 at least). */
 const MAX_LINE = 64 * 1024;
 /** BAD replies after which the session ends. */
 const MAX_ERRORS = 30;
-/** Open sessions allowed per user. */
-const MAX_SESSIONS_PER_USER = 50;
 /** During IDLE the mailbox is also looked at this often (changes made by other processes). */
 const IDLE_POLL_MS = 10_000;
 /** FETCH reads this many messages per query. */
@@ -199,7 +195,7 @@ export class ImapSession {
   async #loop(): Promise<string> {
     const conn = this.#conn;
     for (;;) {
-      conn.idleTimeoutMs = IDLE_TIMEOUT_MS;
+      conn.idleTimeoutMs = this.#ctx.config.timeouts.imapIdle;
       let raw;
       try {
         raw = await readCommand(conn, {
@@ -403,7 +399,9 @@ export class ImapSession {
     });
     if (!found) return no("Invalid user name or password", "AUTHENTICATIONFAILED");
     const open = this.#ctx.sessionsPerUser.get(found.id) ?? 0;
-    if (open >= MAX_SESSIONS_PER_USER) return no("Too many sessions for this user", "LIMIT");
+    if (open >= this.#ctx.config.limits.imapSessionsPerUser) {
+      return no("Too many sessions for this user", "LIMIT");
+    }
     this.#ctx.sessionsPerUser.set(found.id, open + 1);
     this.#countedUser = found.id;
     this.#user = found;

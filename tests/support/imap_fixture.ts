@@ -43,9 +43,9 @@ export interface ImapServer {
  * unless a test needs bob).
  */
 export async function startImapServer(
-  options: { users?: (keyof typeof USERS)[] } = {},
+  options: { users?: (keyof typeof USERS)[]; env?: Record<string, string> } = {},
 ): Promise<ImapServer> {
-  const server = await startPostino({ args: ["--dev", ...LISTENER_ARGS] });
+  const server = await startPostino({ args: ["--dev", ...LISTENER_ARGS], env: options.env });
   try {
     const results = await Promise.all(
       (options.users ?? ["alice"]).map((name) =>
