@@ -128,3 +128,40 @@ Deno.test({
     assert.equal(line.length, "* 1 FETCH (BODY[TEXT] {7}\r\n".length + 7 + 1, JSON.stringify(line));
   },
 });
+
+Deno.test("BINARY (RFC 3516): advertised, literal8 APPEND, decoding, NO [UNKNOWN-CTE]", async () => {
+  await using imap = await startImapServer();
+  await using c = await RawImap.login(imap.imap);
+  const caps = await c.command("CAPABILITY");
+  assert.match(caps.untagged[0], /^\* CAPABILITY .* BINARY( |$)/);
+  const encoder = new TextEncoder();
+  const parts = [
+    "From: a@remote.example\r\nSubject: parts\r\nMIME-Version: 1.0\r\n",
+    'Content-Type: multipart/mixed; boundary="b"\r\n\r\n',
+    "--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    "AAECAw==\r\n",
+    "--b\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\n",
+    "begin 644 x\r\n#86)C\r\n`\r\nend\r\n",
+    "--b--\r\n",
+  ];
+  const bytes = encoder.encode(parts.join(""));
+  // APPEND with a literal8 (RFC 3516 §4.4), non-synchronising.
+  const head = encoder.encode(`r0 APPEND INBOX ~{${bytes.length}+}\r\n`);
+  await c.send(new Uint8Array([...head, ...bytes, 13, 10]));
+  const appended = await c.until("r0");
+  assert.equal(appended.status, "OK", appended.text);
+  assert.equal((await c.command("SELECT INBOX")).status, "OK");
+  const decoded = await c.command("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])");
+  assert.equal(decoded.status, "OK", decoded.text);
+  assert.ok(
+    decoded.untagged[0].includes("BINARY[1] ~{4}\r\n\x00\x01\x02\x03"),
+    JSON.stringify(decoded.untagged),
+  );
+  assert.match(decoded.untagged[0], /BINARY\.SIZE\[1\] 4/);
+  const unknown = await c.command("FETCH 1 (BINARY.PEEK[2])");
+  assert.equal(unknown.status, "NO", unknown.text);
+  assert.match(unknown.text, /^\[UNKNOWN-CTE\] /);
+  const plain = await c.command("FETCH 1 (BODY.PEEK[2])");
+  assert.equal(plain.status, "OK", "BODY[] of the same part is served as stored");
+  assert.ok(plain.untagged[0].includes("begin 644 x"), JSON.stringify(plain.untagged));
+});

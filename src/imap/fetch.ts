@@ -76,8 +76,17 @@ export function sectionBytes(
 }
 
 /** Decodes a part's content transfer encoding for BINARY (RFC 3516). */
+/** BINARY of a part whose Content-Transfer-Encoding Postino cannot decode (RFC 3516 §4.3). */
+export class UnknownTransferEncoding extends Error {}
+
+const IDENTITY_ENCODINGS = new Set(["", "7bit", "8bit", "binary"]);
+
 function decodeTransfer(bytes: Uint8Array, encoding: string): Uint8Array {
   const e = encoding.toLowerCase();
+  if (IDENTITY_ENCODINGS.has(e)) return bytes;
+  if (e !== "base64" && e !== "quoted-printable") {
+    throw new UnknownTransferEncoding(`Unknown Content-Transfer-Encoding ${encoding}`);
+  }
   const text = new TextDecoder("latin1").decode(bytes);
   if (e === "base64") {
     try {

@@ -61,7 +61,14 @@ import type {
   StoreArgs,
 } from "./command.ts";
 import { ImapParseError } from "./command.ts";
-import { fetchResponse, metaOf, needsBody, needsMeta, setsSeen } from "./fetch.ts";
+import {
+  fetchResponse,
+  metaOf,
+  needsBody,
+  needsMeta,
+  setsSeen,
+  UnknownTransferEncoding,
+} from "./fetch.ts";
 import { astring, compactSet, flagList, imapString } from "./format.ts";
 import { listFolders } from "./list.ts";
 import { MailboxView } from "./mailbox_view.ts";
@@ -314,6 +321,7 @@ export class ImapSession {
     } else {
       caps.push(
         "MOVE",
+        "BINARY",
         "UIDPLUS",
         "SPECIAL-USE",
         "UNSELECT",
@@ -714,17 +722,23 @@ export class ImapSession {
         if (changedSince !== undefined && row.modseq <= changedSince) continue;
         const seq = view.seqOf(row.uid);
         if (seq === 0) continue;
-        const parts = fetchResponse(items, {
-          seq,
-          row,
-          recent: !this.#rev2 && row.uid >= view.recentFrom,
-          uid: byUid,
-          modseq: this.#condstore,
-          meta: () => {
-            if (!row.meta && !row.body) row.body = messageBody(store, row.messageId);
-            return metaOf(row, (json) => saveMessageMeta(store, row.messageId, json));
-          },
-        });
+        let parts;
+        try {
+          parts = fetchResponse(items, {
+            seq,
+            row,
+            recent: !this.#rev2 && row.uid >= view.recentFrom,
+            uid: byUid,
+            modseq: this.#condstore,
+            meta: () => {
+              if (!row.meta && !row.body) row.body = messageBody(store, row.messageId);
+              return metaOf(row, (json) => saveMessageMeta(store, row.messageId, json));
+            },
+          });
+        } catch (err) {
+          if (!(err instanceof UnknownTransferEncoding)) throw err;
+          return no(err.message, "UNKNOWN-CTE");
+        }
         for (const p of parts) await this.#write(p);
       }
     }
