@@ -8,6 +8,8 @@
 const benches: string[][] = [
   ["bench/smtp_load.ts", "--connections", "20", "--messages", "200", "--size", "1024"],
   ["bench/smtp_load.ts", "--connections", "20", "--messages", "20", "--size", "102400"],
+  ["bench/pop3_retr.ts"],
+  ["bench/imap_fetch.ts"],
 ];
 
 const root = new URL("../", import.meta.url).pathname;
