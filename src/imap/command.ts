@@ -187,6 +187,11 @@ export type Command =
     mailbox: string;
   };
 
+/** The command variant whose name (a union in some variants) includes `N`. */
+export type CommandOf<N extends Command["name"]> = Command extends infer C
+  ? C extends { name: infer K } ? N extends K ? C : never : never
+  : never;
+
 /** A command the parser refused: `tag` when it got that far, and the reason (a BAD reply). */
 export class ImapParseError extends Error {
   readonly tag?: string;

@@ -1,7 +1,8 @@
 /**
  * Writing IMAP data (RFC 9051 §4): strings as atoms, quoted strings or
- * literals as their content requires, NIL, flag lists, dates.
+ * literals as their content requires, NIL, mailbox names, flag lists, dates.
  */
+import { encodeMutf7 } from "./mutf7.ts";
 
 const encoder = new TextEncoder();
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -23,6 +24,11 @@ export function nstring(value: string | undefined | null): string {
 export function astring(value: string): string {
   // RFC 9051 §9 ASTRING-CHAR: printable ASCII but for atom-specials (resp-specials allowed).
   return /^[!#$&'+-[^-z|}~]+$/.test(value) ? value : imapString(value);
+}
+
+/** A mailbox name as the client wants it: UTF-8 (IMAP4rev2, `utf8`) or modified UTF-7. */
+export function mailboxName(name: string, utf8: boolean): string {
+  return astring(utf8 ? name : encodeMutf7(name));
 }
 
 /** A parenthesised flag list. */
