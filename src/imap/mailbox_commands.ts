@@ -12,6 +12,7 @@ import {
   deleteFolder,
   findFolder,
   folderStatus,
+  hasChildren,
   listFolders as storeFolders,
   renameFolder,
   SEPARATOR,
@@ -50,8 +51,8 @@ export function createCommand(scope: MailboxScope, cmd: CommandOf<"CREATE">): Re
 }
 
 /**
- * DELETE (RFC 9051 §6.3.5). Deleting the selected mailbox deselects it first,
- * whether or not the deletion then succeeds.
+ * DELETE (RFC 9051 §6.3.5). A mailbox with children is refused with
+ * HASCHILDREN, as the RFC allows; deleting the selected mailbox deselects it.
  */
 export function deleteCommand(
   scope: MailboxScope,
@@ -59,8 +60,11 @@ export function deleteCommand(
   selection: { selectedId: number | undefined; deselect: () => void },
 ): Reply {
   const folder = findFolder(scope.store, scope.userId, cmd.mailbox);
-  if (folder && selection.selectedId === folder.id) selection.deselect();
+  if (folder && hasChildren(scope.store, scope.userId, folder.name)) {
+    return no(`Mailbox ${folder.name} has child mailboxes; delete them first`, "HASCHILDREN");
+  }
   deleteFolder(scope.store, scope.userId, cmd.mailbox);
+  if (folder && selection.selectedId === folder.id) selection.deselect();
   if (folder) scope.changes.notify(folder.id);
   return ok("DELETE completed");
 }

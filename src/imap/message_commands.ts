@@ -23,7 +23,7 @@ import {
 } from "../store/entries.ts";
 import { findFolder, folderStatus } from "../store/folders.ts";
 import { FLAG_SEEN } from "../store/mailboxes.ts";
-import type { CommandOf, SequenceSet } from "./command.ts";
+import type { CommandOf, SearchKey, SequenceSet } from "./command.ts";
 import {
   fetchResponse,
   metaOf,
@@ -36,7 +36,7 @@ import { compactSet, flagList, imapString } from "./format.ts";
 import type { MailboxScope } from "./mailbox_commands.ts";
 import { MailboxView } from "./mailbox_view.ts";
 import { bad, no, ok, type Reply } from "./reply.ts";
-import { matches, needsBody as searchNeedsBody, setKeys } from "./search.ts";
+import { matches, needsBody as searchNeedsBody, setKeys, usesModseq } from "./search.ts";
 
 /** FETCH reads this many messages per query. */
 const FETCH_BATCH = 200;
@@ -222,7 +222,7 @@ export async function searchCommand(scope: MessageScope, cmd: CommandOf<"SEARCH"
   if (args.charset && !/^(us-ascii|utf-8)$/i.test(args.charset)) {
     return no(`Charset ${args.charset} is not supported`, "BADCHARSET (US-ASCII UTF-8)");
   }
-  const sets = new Map();
+  const sets = new Map<SearchKey, Set<number>>();
   for (const key of setKeys(args.key)) {
     const uids = view.resolve(key.set, key.op === "uid", scope.saved);
     sets.set(key, new Set(uids === "invalid" ? [] : uids));
@@ -248,14 +248,13 @@ export async function searchCommand(scope: MessageScope, cmd: CommandOf<"SEARCH"
       }
     }
   }
-  const usesModseq = JSON.stringify(args.key, (_k, v) => typeof v === "bigint" ? v.toString() : v)
-    .includes('"modseq"');
+  const withModseq = usesModseq(args.key);
   if (args.returns?.includes("SAVE")) {
     scope.saveResult(byUid ? found : found.map((s) => view.uids[s - 1]));
   }
   const esearch = args.returns !== undefined || scope.rev2;
   if (!esearch) {
-    const modseq = usesModseq && found.length > 0 ? ` (MODSEQ ${maxModseq})` : "";
+    const modseq = withModseq && found.length > 0 ? ` (MODSEQ ${maxModseq})` : "";
     await scope.untagged(`SEARCH${found.map((n) => ` ${n}`).join("")}${modseq}`);
   } else {
     const returns = args.returns && args.returns.length > 0 ? args.returns : ["ALL"];
@@ -266,7 +265,7 @@ export async function searchCommand(scope: MessageScope, cmd: CommandOf<"SEARCH"
       if (returns.includes("ALL")) parts.push(`ALL ${compactSet(found)}`);
     }
     if (returns.includes("COUNT")) parts.push(`COUNT ${found.length}`);
-    if (usesModseq && found.length > 0) parts.push(`MODSEQ ${maxModseq}`);
+    if (withModseq && found.length > 0) parts.push(`MODSEQ ${maxModseq}`);
     if (!(returns.length === 1 && returns[0] === "SAVE")) {
       await scope.untagged(`ESEARCH ${parts.join(" ")}`);
     }

@@ -189,6 +189,22 @@ export function setKeys(key: SearchKey): Extract<SearchKey, { op: "seq" | "uid" 
   }
 }
 
+/** True when `key` has a MODSEQ key anywhere (then SEARCH answers with MODSEQ, RFC 7162 §3.1.5). */
+export function usesModseq(key: SearchKey): boolean {
+  switch (key.op) {
+    case "modseq":
+      return true;
+    case "and":
+      return key.keys.some(usesModseq);
+    case "or":
+      return usesModseq(key.left) || usesModseq(key.right);
+    case "not":
+      return usesModseq(key.key);
+    default:
+      return false;
+  }
+}
+
 /** True when evaluating `key` needs the message (headers or body), not just the entry. */
 export function needsBody(key: SearchKey): boolean {
   switch (key.op) {

@@ -379,11 +379,13 @@ export class ImapSession {
 
   async #enable(cmd: CommandOf<"ENABLE">): Promise<Reply> {
     const enabled: string[] = [];
+    const condstoreBefore = this.#condstore;
     for (const cap of cmd.capabilities.map((c) => c.toUpperCase())) {
       if (cap === "IMAP4REV2" && !this.#rev2) {
         this.#rev2 = true;
         enabled.push("IMAP4rev2");
-      } else if (cap === "CONDSTORE" && !this.#condstore) {
+      } else if (cap === "CONDSTORE" && !condstoreBefore && !enabled.includes("CONDSTORE")) {
+        // Also when a QRESYNC before it in this command turned CONDSTORE on.
         this.#condstore = true;
         enabled.push("CONDSTORE");
       } else if (cap === "QRESYNC" && !this.#qresync) {
@@ -396,12 +398,13 @@ export class ImapSession {
   }
 
   async #select(args: SelectArgs, readOnly: boolean): Promise<Reply> {
+    // A BAD changes nothing; a NO leaves no mailbox selected (RFC 9051 §6.3.2).
+    if (args.qresync && !this.#qresync) return bad("QRESYNC must be enabled first");
     this.#deselect();
     const store = this.#ctx.store;
     const folder = findFolder(store, this.#user!.id, args.mailbox);
     if (!folder) return no(`No such mailbox: ${args.mailbox}`, "NONEXISTENT");
     if (args.condstore) this.#condstore = true;
-    if (args.qresync && !this.#qresync) return bad("QRESYNC must be enabled first");
     // IMAP4rev1 \Recent: the first session to select (read-write) claims the new messages.
     const recentFrom = this.#rev2
       ? Number.MAX_SAFE_INTEGER

@@ -99,16 +99,18 @@ export function createFolder(store: Store, userId: number, name: string): void {
   });
 }
 
+/** True when a mailbox has mailboxes below it in the hierarchy. */
+export function hasChildren(store: Store, userId: number, name: string): boolean {
+  return listFolders(store, userId).some((f) => f.name.startsWith(name + SEPARATOR));
+}
+
 /** Deletes a mailbox and its messages; INBOX cannot go, nor a parent of others (RFC 9051 §6.3.5). */
 export function deleteFolder(store: Store, userId: number, name: string): void {
   store.transaction(() => {
     const folder = findFolder(store, userId, name);
     if (!folder) throw new StoreError(`No such mailbox: ${name}`);
     if (folder.name === INBOX) throw new StoreError("INBOX cannot be deleted");
-    const children = listFolders(store, userId).some((f) =>
-      f.name.startsWith(folder.name + SEPARATOR)
-    );
-    if (children) {
+    if (hasChildren(store, userId, folder.name)) {
       throw new StoreError(`Mailbox ${folder.name} has child mailboxes; delete them first`);
     }
     store.run("DELETE FROM mailboxes WHERE id = ?", folder.id);
