@@ -47,7 +47,7 @@ export async function idleCommand(conn: Connection, options: IdleOptions): Promi
   } catch (err) {
     if (err instanceof ConnectionShutdown) {
       await options.untagged("BYE Server shutting down");
-      return { ...ok("IDLE terminated"), close: true };
+      return { ...ok("IDLE terminated"), close: "shutdown" };
     }
     throw err;
   } finally {

@@ -112,13 +112,14 @@ export async function fetchCommand(scope: MessageScope, cmd: CommandOf<"FETCH">)
     condstore = true;
   }
   if (args.vanished && changedSince !== undefined && scope.qresync) {
+    const saved = new Set(scope.saved);
+    const inSet = (u: number) =>
+      args.set.saved ? saved.has(u) : MailboxView.uidSetIncludes(args.set, u);
     const gone = store.all<{ uid: number }>(
       "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
       view.mailboxId,
       changedSince,
-    ).map((r) => r.uid).filter((u) =>
-      args.set.saved ? scope.saved?.includes(u) : MailboxView.uidSetIncludes(args.set, u)
-    );
+    ).map((r) => r.uid).filter(inSet);
     if (gone.length > 0) await scope.untagged(`VANISHED (EARLIER) ${compactSet(gone)}`);
   }
   if (markSeen) {
@@ -285,9 +286,9 @@ export async function copyCommand(scope: MessageScope, cmd: CommandOf<"COPY">): 
   const target = findFolder(store, scope.userId, cmd.mailbox);
   if (!target) return no(`No such mailbox: ${cmd.mailbox}`, "TRYCREATE");
   const pairs = (move ? moveEntries : copyEntries)(store, view.mailboxId, uids, target.id);
-  scope.changes.notify(target.id);
   const verb = `${byUid ? "UID " : ""}${move ? "MOVE" : "COPY"}`;
   if (pairs.length === 0) return ok(`${verb} completed`);
+  scope.changes.notify(target.id);
   const { uidvalidity } = folderStatus(store, target.id);
   const code = `COPYUID ${uidvalidity} ${compactSet(pairs.map((p) => p.from))} ${
     compactSet(pairs.map((p) => p.to))
@@ -333,7 +334,8 @@ export async function qresyncReport(
   const view = scope.view;
   const since = Number(modseq);
   const resolved = known ? view.resolve(known, true) : undefined;
-  const knownUids = Array.isArray(resolved) ? resolved : undefined;
+  const knownUids = Array.isArray(resolved) ? new Set(resolved) : undefined;
+  const lastKnown = Array.isArray(resolved) ? resolved.at(-1) ?? 0 : 0;
   const gone = store.all<{ uid: number }>(
     "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
     view.mailboxId,
@@ -347,9 +349,11 @@ export async function qresyncReport(
     })
   ) {
     if (row.modseq <= since) continue;
-    if (knownUids && !knownUids.includes(row.uid) && row.uid < (knownUids.at(-1) ?? 0)) continue;
+    if (knownUids && !knownUids.has(row.uid) && row.uid < lastKnown) continue;
+    const seq = view.seqOf(row.uid);
+    if (seq === 0) continue; // arrived after the view was made: the next sync tells of it
     await scope.untagged(
-      `${view.seqOf(row.uid)} FETCH (UID ${row.uid} FLAGS ${
+      `${seq} FETCH (UID ${row.uid} FLAGS ${
         flagList(flagNames(row.flags, row.keywords))
       } MODSEQ (${row.modseq}))`,
     );

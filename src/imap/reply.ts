@@ -9,7 +9,8 @@ export interface Reply {
   status: "OK" | "NO" | "BAD";
   code?: string;
   text: string;
-  close?: boolean;
+  /** After this reply the session ends; the reason goes to the log. */
+  close?: "logout" | "shutdown" | "TLS handshake failed";
   /** The handler wrote the tagged reply itself (STARTTLS answers before the handshake). */
   written?: boolean;
 }

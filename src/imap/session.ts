@@ -222,7 +222,7 @@ export class ImapSession {
         await this.#report(!["FETCH", "STORE", "SEARCH"].includes(name));
       }
       if (!reply!.written) await this.#tagged(tag, reply!);
-      if (reply!.close) return reply!.written ? "TLS handshake failed" : "logout";
+      if (reply!.close) return reply!.close;
       if (this.#errors >= MAX_ERRORS) {
         await this.#untagged("BYE Too many errors");
         return "too many errors";
@@ -291,7 +291,7 @@ export class ImapSession {
   async #logout(): Promise<Reply> {
     await this.#untagged("BYE Logging out");
     this.#state = "logout";
-    return { ...ok("LOGOUT completed"), close: true };
+    return { ...ok("LOGOUT completed"), close: "logout" };
   }
 
   async #id(cmd: CommandOf<"ID">): Promise<Reply> {
@@ -325,7 +325,7 @@ export class ImapSession {
         id: this.#conn.id,
         error: (err as Error)?.message ?? String(err),
       });
-      return { ...WRITTEN, close: true };
+      return { ...WRITTEN, close: "TLS handshake failed" };
     }
     return WRITTEN;
   }
