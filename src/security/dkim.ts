@@ -15,7 +15,6 @@ import type { Writable } from "node:stream";
 import { promisify } from "node:util";
 import type { DKIMSignError } from "mailauth";
 // The class behind mailauth's `dkimSign` (lib/dkim/sign.js), extended below to oversign From.
-import { DkimSigner as MailauthDkimSigner } from "mailauth/lib/dkim/dkim-signer.js";
 
 /** The key types Postino signs with: `rsa` (rsa-sha256) and `ed25519` (ed25519-sha256, RFC 8463). */
 export type DkimAlgorithm = "rsa" | "ed25519";
@@ -211,9 +210,9 @@ interface MailauthSignerOptions {
   signatureData: { signingDomain: string; selector: string; privateKey: string }[];
 }
 
-const DkimSigner = MailauthDkimSigner as unknown as new (
-  options: MailauthSignerOptions,
-) => MailauthSigner;
+type SignerClass = new (options: MailauthSignerOptions) => MailauthSigner;
+
+let signerClass: Promise<SignerClass> | undefined;
 
 /**
  * mailauth's signer with From oversigned (RFC 6376 §8.15): `h=` names From
@@ -224,13 +223,22 @@ const DkimSigner = MailauthDkimSigner as unknown as new (
  * field's `line`. Giving the first From field the name `From: From` adds the
  * extra, empty entry to `h=` and nothing to the hash, which is exactly what
  * an entry with no field left to match stands for (RFC 6376 §5.4.2).
+ *
+ * mailauth is loaded at the first signature, not at start: it costs the
+ * process some 30 MB, which a server that only receives and serves mail
+ * need not pay.
  */
-class OversigningDkimSigner extends DkimSigner {
-  override async messageHeaders(headers: ParsedHeaders): Promise<void> {
-    const first = headers.parsed.find((h) => h.key === "from");
-    if (first) first.casedKey = `${first.casedKey}: From`;
-    await super.messageHeaders(headers);
-  }
+function oversigningSigner(): Promise<SignerClass> {
+  return signerClass ??= import("mailauth/lib/dkim/dkim-signer.js").then((module) => {
+    const DkimSigner = module.DkimSigner as unknown as SignerClass;
+    return class OversigningDkimSigner extends DkimSigner {
+      override async messageHeaders(headers: ParsedHeaders): Promise<void> {
+        const first = headers.parsed.find((h) => h.key === "from");
+        if (first) first.casedKey = `${first.casedKey}: From`;
+        await super.messageHeaders(headers);
+      }
+    };
+  });
 }
 
 /**
@@ -244,7 +252,8 @@ export async function signMessage(
   key: DkimSigningKey,
   options: SignMessageOptions = {},
 ): Promise<Uint8Array> {
-  const signer = new OversigningDkimSigner({
+  const Signer = await oversigningSigner();
+  const signer = new Signer({
     canonicalization: "relaxed/relaxed",
     algorithm: key.algorithm === "rsa" ? "rsa-sha256" : "ed25519-sha256",
     headerList: SIGNED_HEADERS.join(":"),
