@@ -27,7 +27,13 @@ import {
 import { isLoopback } from "../net/limits.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import type { Store } from "../store/db.ts";
-import { type Maildrop, openMaildrop, readBody, removeMessages } from "../store/maildrop.ts";
+import {
+  type Maildrop,
+  openMaildrop,
+  readBodies,
+  readBody,
+  removeMessages,
+} from "../store/maildrop.ts";
 import { dotStuff } from "../net/dot_stuff.ts";
 import type { MaildropLocks } from "./locks.ts";
 import {
@@ -68,6 +74,13 @@ const MAX_LINE = 4096;
 const MAX_ERRORS = 20;
 /** Bodies go out in slices of this size. */
 const SLICE = 256 * 1024;
+/**
+ * RETR n is usually followed by RETR n+1: with it, the bodies of up to this
+ * many following messages are read in the same query, within READ_AHEAD_BYTES.
+ * One query per message costs more than the message when messages are small.
+ */
+const READ_AHEAD_COUNT = 16;
+const READ_AHEAD_BYTES = 256 * 1024;
 
 const LF = 0x0a;
 const CRLF = new Uint8Array([0x0d, 0x0a]);
@@ -94,6 +107,8 @@ export class Pop3Session {
   #username: string | undefined;
   #user: AuthenticatedUser | undefined;
   #drop: Maildrop | undefined;
+  /** Bodies read ahead by RETR, by message index. */
+  #readAhead = new Map<number, Uint8Array>();
   #deleted = new Set<number>();
   #errors = 0;
 
@@ -364,10 +379,35 @@ export class Pop3Session {
     if (!("index" in m)) return m;
     const message = this.#drop!.messages[m.index];
     // SQLite hands out a blob whole, so the body is read once and sent from memory.
-    const body = readBody(this.#ctx.store, message.messageId);
+    const body = this.#retrBody(m.index);
     await this.#send(ok(`${message.size} octets`));
     await this.#sendBody(body, message.dotLines);
     return WRITTEN;
+  }
+
+  /** The body of message `index`, with the next small ones read ahead in the same query. */
+  #retrBody(index: number): Uint8Array {
+    const ahead = this.#readAhead.get(index);
+    if (ahead) {
+      this.#readAhead.delete(index);
+      return ahead;
+    }
+    this.#readAhead.clear();
+    const messages = this.#drop!.messages;
+    const ids = [messages[index].messageId];
+    let bytes = messages[index].size;
+    for (let i = index + 1; i < messages.length && ids.length < READ_AHEAD_COUNT; i++) {
+      bytes += messages[i].size;
+      if (bytes > READ_AHEAD_BYTES) break;
+      ids.push(messages[i].messageId);
+    }
+    if (ids.length === 1) return readBody(this.#ctx.store, ids[0]);
+    const bodies = readBodies(this.#ctx.store, ids);
+    const empty = new Uint8Array();
+    for (let k = 1; k < ids.length; k++) {
+      this.#readAhead.set(index + k, bodies.get(ids[k]) ?? empty);
+    }
+    return bodies.get(ids[0]) ?? empty;
   }
 
   async #top(cmd: Pop3Command): Promise<Reply> {

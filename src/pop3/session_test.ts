@@ -635,6 +635,37 @@ Deno.test("Pop3Session: a user without an INBOX gets [SYS/PERM] and holds no loc
 
 // --- TRANSACTION ---------------------------------------------------------------------
 
+Deno.test("Pop3Session RETR reads ahead, and any order still gives each message its body", async () => {
+  await using f = await fixture();
+  // Forty small messages (more than one read-ahead window) and one too big to read ahead.
+  const bodies = Array.from({ length: 40 }, (_, i) => message(`m${i + 1}`, `body ${i + 1}`));
+  bodies.splice(20, 0, message("big", "x".repeat(300 * 1024)));
+  for (const b of bodies) f.put(b);
+  await using s = await session(f);
+  const c = s.client;
+  await login(c);
+  const order = [
+    ...bodies.map((_, i) => i + 1), // in order, through the big one
+    3,
+    2,
+    1,
+    41,
+    17,
+    18,
+    40,
+    21,
+    5,
+    19,
+    20,
+    22, // back, jumps and neighbours of the big one
+  ];
+  for (const n of order) {
+    c.cmd(`RETR ${n}`);
+    assert.match(await c.line(), /^\+OK/);
+    assert.equal(decoder.decode(unstuff(await c.multi())), bodies[n - 1], `RETR ${n}`);
+  }
+});
+
 Deno.test("Pop3Session STAT, LIST, UIDL, RETR, TOP, DELE, RSET and QUIT", async () => {
   await using f = await fixture();
   const bodies = [

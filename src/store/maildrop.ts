@@ -51,6 +51,15 @@ export function readBody(store: Store, messageId: number): Uint8Array {
     ?.body ?? new Uint8Array();
 }
 
+/** Several whole bodies in one query, by message id (those gone are missing). */
+export function readBodies(store: Store, messageIds: number[]): Map<number, Uint8Array> {
+  const rows = store.all<{ id: number; body: Uint8Array }>(
+    "SELECT id, body FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+    JSON.stringify(messageIds),
+  );
+  return new Map(rows.map((r) => [r.id, r.body]));
+}
+
 /**
  * `length` octets of a message body from `offset` (fewer at its end; empty
  * if it is gone). SQLite reads a blob whole even for a slice, so callers

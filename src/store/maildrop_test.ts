@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { addDomain, addUser, findUser } from "./accounts.ts";
 import { openStore, type Store, storePath } from "./db.ts";
 import { deliver, findMailbox, INBOX } from "./mailboxes.ts";
-import { openMaildrop, readBodySlice, removeMessages } from "./maildrop.ts";
+import { openMaildrop, readBodies, readBodySlice, removeMessages } from "./maildrop.ts";
 
 const HASH = "$scrypt$ln=15,r=8,p=1$c2FsdA==$a2V5";
 const encoder = new TextEncoder();
@@ -91,6 +91,18 @@ Deno.test("openMaildrop() gives undefined for a user without an INBOX", async ()
     assert.equal(openMaildrop(store, 9999), undefined);
     store.run("DELETE FROM mailboxes WHERE user_id = ? AND name = ?", alice, INBOX);
     assert.equal(openMaildrop(store, alice), undefined);
+  });
+});
+
+Deno.test("readBodies() reads several bodies by message id; missing ones are left out", async () => {
+  await withStore((store, { alice }) => {
+    const a = put(store, [alice], "From: a@x\r\n\r\none\r\n").messageId;
+    const b = put(store, [alice], new Uint8Array([0, 255, 13, 10])).messageId;
+    const bodies = readBodies(store, [b, a, 999_999]);
+    assert.deepEqual([...bodies.keys()].sort(), [a, b].sort());
+    assert.equal(new TextDecoder().decode(bodies.get(a)), "From: a@x\r\n\r\none\r\n");
+    assert.deepEqual([...bodies.get(b)!], [0, 255, 13, 10]);
+    assert.equal(readBodies(store, []).size, 0);
   });
 });
 
