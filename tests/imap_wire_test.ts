@@ -165,3 +165,21 @@ Deno.test("BINARY (RFC 3516): advertised, literal8 APPEND, decoding, NO [UNKNOWN
   assert.equal(plain.status, "OK", "BODY[] of the same part is served as stored");
   assert.ok(plain.untagged[0].includes("begin 644 x"), JSON.stringify(plain.untagged));
 });
+
+Deno.test("BINARY[] of a whole base64 message: the header as it is, the body decoded", async () => {
+  await using imap = await startImapServer();
+  await using c = await RawImap.login(imap.imap);
+  const header = "From: a@remote.example\r\nSubject: b64\r\nMIME-Version: 1.0\r\n" +
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  const message = new TextEncoder().encode(`${header}aGVsbG8gd29ybGQNCg==\r\n`);
+  assert.equal((await c.append("INBOX", message)).status, "OK");
+  assert.equal((await c.command("SELECT INBOX")).status, "OK");
+  const whole = await c.command("FETCH 1 (BINARY.PEEK[])");
+  assert.equal(whole.status, "OK", whole.text);
+  const want = `${header}hello world\r\n`;
+  assert.deepEqual(whole.untagged, [`* 1 FETCH (BINARY[] {${want.length}}\r\n${want})`]);
+  const part = await c.command("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[])");
+  assert.deepEqual(part.untagged, [
+    `* 1 FETCH (BINARY[1] {13}\r\nhello world\r\n BINARY.SIZE[] ${want.length})`,
+  ]);
+});

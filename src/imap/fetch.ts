@@ -191,7 +191,17 @@ export function fetchResponse(items: FetchItem[], ctx: FetchContext): (string | 
         let bytes = sectionBytes(body, item.section, ctx.meta) ?? new Uint8Array();
         const label = sectionLabel(item.section);
         if (item.item !== "BODY[]") {
-          bytes = decodeTransfer(bytes, transferEncoding(body, item.section, ctx.meta));
+          const encoding = transferEncoding(body, item.section, ctx.meta);
+          if (item.section.part.length === 0) {
+            // The whole message: the encoding is its body's; the header stays as it is.
+            const header = headerSection(body).length;
+            const decoded = decodeTransfer(body.subarray(header), encoding);
+            bytes = new Uint8Array(header + decoded.length);
+            bytes.set(body.subarray(0, header));
+            bytes.set(decoded, header);
+          } else {
+            bytes = decodeTransfer(bytes, encoding);
+          }
           if (item.item === "BINARY.SIZE[]") {
             add(`BINARY.SIZE[${label}]`, String(bytes.length));
             break;
