@@ -156,11 +156,12 @@ export class ImapSession {
         else this.#ctx.sessionsPerUser.delete(this.#countedUser);
       }
       await conn.close().catch(() => {});
-      logger.info("{id} disconnect from {remote} ({why}{user})", {
+      // One value per placeholder: the JSON log format quotes each, so none may be empty.
+      logger.info("{id} disconnect from {remote} ({why}; user {user})", {
         id: conn.id,
         remote: conn.remoteAddress,
         why,
-        user: this.#user ? `; ${this.#user.address}` : "",
+        user: this.#user?.address ?? "none",
       });
     }
   }

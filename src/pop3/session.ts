@@ -148,11 +148,12 @@ export class Pop3Session {
     } finally {
       if (this.#user) this.#ctx.locks.release(this.#user.id, conn.id);
       await conn.close().catch(() => {});
-      logger.info("{id} disconnect from {remote} ({why}{user})", {
+      // One value per placeholder: the JSON log format quotes each, so none may be empty.
+      logger.info("{id} disconnect from {remote} ({why}; user {user})", {
         id: conn.id,
         remote: conn.remoteAddress,
         why,
-        user: this.#user ? `; ${this.#user.address}` : "",
+        user: this.#user?.address ?? "none",
       });
     }
   }
