@@ -7,23 +7,10 @@
 import assert from "node:assert/strict";
 import { assertFetched, fetchmail } from "./support/fetchmail.ts";
 import { RawImap, startImapServer } from "./support/imap_fixture.ts";
-import {
-  deliver,
-  DOTTED,
-  EIGHT_BIT,
-  EMPTY_BODY,
-  HEADERS_ONLY,
-  large,
-  type Outgoing,
-  simple,
-} from "./support/pop3_fixture.ts";
+import { AWKWARD, deliver, large, type Outgoing, simple } from "./support/pop3_fixture.ts";
 
 const MESSAGES: [string, Outgoing][] = [
-  ["dotted lines", DOTTED],
-  ["8-bit", EIGHT_BIT],
-  ["headers only", HEADERS_ONLY],
-  ["empty body", EMPTY_BODY],
-  ["empty DATA", "empty"],
+  ...AWKWARD,
   ["plain", simple(6)],
   ["2 MiB", large(2 * 1024 * 1024)],
 ];

@@ -10,14 +10,11 @@ import {
   accepted,
   assertAllOk,
   assertDelivered,
+  AWKWARD,
   bytes,
   concat,
   dataOf,
   deliver,
-  DOTTED,
-  EIGHT_BIT,
-  EMPTY_BODY,
-  HEADERS_ONLY,
   login,
   type Outgoing,
   poplib,
@@ -32,13 +29,7 @@ import {
 
 const decoder = new TextDecoder();
 
-const MESSAGES: [string, Outgoing][] = [
-  ["dotted lines", DOTTED],
-  ["8-bit", EIGHT_BIT],
-  ["headers only", HEADERS_ONLY],
-  ["empty body", EMPTY_BODY],
-  ["empty DATA", "empty"],
-];
+const MESSAGES: [string, Outgoing][] = AWKWARD;
 
 /** The wire's lines that start with "." all start with ".." (RFC 1939 §3). */
 function assertStuffed(wire: Uint8Array, what: string): void {

@@ -12,11 +12,8 @@ import assert from "node:assert/strict";
 import { assertFetched, fetchmail } from "./support/fetchmail.ts";
 import {
   assertAllOk,
+  AWKWARD,
   deliver,
-  DOTTED,
-  EIGHT_BIT,
-  EMPTY_BODY,
-  HEADERS_ONLY,
   large,
   login,
   type Outgoing,
@@ -26,11 +23,7 @@ import {
 } from "./support/pop3_fixture.ts";
 
 const MESSAGES: [string, Outgoing][] = [
-  ["dotted lines", DOTTED],
-  ["8-bit", EIGHT_BIT],
-  ["headers only", HEADERS_ONLY],
-  ["empty body", EMPTY_BODY],
-  ["empty DATA", "empty"],
+  ...AWKWARD,
   ["plain", simple(6)],
   ["10 MiB", large(10 * 1024 * 1024)],
 ];

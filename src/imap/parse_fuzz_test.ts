@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { ImapParseError } from "./command.ts";
 import { parseCommand } from "./parse.ts";
+import { random } from "../../tests/support/random.ts";
 
 const SEEDS = [
   'a1 LOGIN alice@example.com "a long secret"',
@@ -51,16 +52,6 @@ const SPECIALS = [
   "\u00e9",
   "9",
 ];
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(text: string, rnd: () => number): string {
   let s = text;

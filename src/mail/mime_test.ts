@@ -11,6 +11,7 @@ import {
   splitHeader,
 } from "./mime.ts";
 import { fixture, fixtureNames } from "../../tests/support/mime_sexp.ts";
+import { random } from "../../tests/support/random.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -475,16 +476,6 @@ for (const name of fixtureNames()) {
     const message = fixture(name);
     checkInvariants(message, parseMime(message), { start: 0, end: message.length });
   });
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 Deno.test("parseMime() never throws and keeps its invariants on garbage", () => {

@@ -249,6 +249,15 @@ export function simple(n: number): Uint8Array {
   );
 }
 
+/** The awkward messages every retrieval test sends: dot lines, 8-bit, no body, nothing at all. */
+export const AWKWARD: [string, Outgoing][] = [
+  ["dotted lines", DOTTED],
+  ["8-bit", EIGHT_BIT],
+  ["headers only", HEADERS_ONLY],
+  ["empty body", EMPTY_BODY],
+  ["empty DATA", "empty"],
+];
+
 /**
  * A message of about `size` octets (whole 78-octet lines): every 7th line
  * starts with ".", every 11th holds an 8-bit octet (0xe9).
