@@ -55,7 +55,11 @@ export async function fetchmail(
     { mode: 0o600 },
   );
   await Deno.chmod(rcfile, 0o600);
-  const r = await run("fetchmail", ["-f", rcfile, "-a", "-k", "-v", "--nosyslog", "--nodetach"], {
+  const r = await run("fetchmail", [
+    ...["-f", rcfile, "-a", "-k", "-v", "--nosyslog", "--nodetach"],
+    // As root fetchmail locks a system-wide pidfile; parallel tests need their own.
+    ...["--pidfile", join(home, "fetchmail.pid")],
+  ], {
     env: { ...Deno.env.toObject(), HOME: home, FETCHMAILHOME: home, LC_ALL: "C" },
     timeoutMs: 60_000,
   });
