@@ -189,6 +189,7 @@ Deno.test("IMAP4rev2 mode: no \\Recent, ESEARCH answers, SEARCHRES", async () =>
   const selected = await c.command("SELECT INBOX");
   assert.ok(selected.untagged.includes("* 3 EXISTS"));
   assert.ok(!selected.untagged.some((l) => / RECENT$/.test(l)), `${selected.untagged}`);
+  assert.ok(!selected.untagged.some((l) => l.includes("[UNSEEN ")), "rev2 has no UNSEEN code");
   assert.ok(selected.untagged.includes('* LIST () "/" INBOX'), `${selected.untagged}`);
   const all = await c.command("SEARCH ALL");
   assert.match(all.untagged[0], /^\* ESEARCH \(TAG "r\d+"\) ALL 1:3$/);

@@ -289,7 +289,7 @@ Deno.test("imaplib: STATUS, SELECT and EXAMINE", async (t) => {
   });
 
   await t.step(
-    "SELECT: EXISTS, RECENT, FLAGS, PERMANENTFLAGS, UIDVALIDITY, UIDNEXT, READ-WRITE",
+    "SELECT: EXISTS, RECENT, FLAGS, UNSEEN, PERMANENTFLAGS, UIDVALIDITY, UIDNEXT, READ-WRITE",
     () => {
       assert.deepEqual(r[7].data, ["3"]);
       const lines = untagged(r[7].wire);
@@ -301,6 +301,8 @@ Deno.test("imaplib: STATUS, SELECT and EXAMINE", async (t) => {
       for (const f of ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft", "$Work"]) {
         assert.ok(flags.includes(f), `FLAGS lacks ${f}: ${flags}`);
       }
+      // RFC 3501 §6.3.1: message 1 is \Seen, so the first unseen is message 2.
+      assert.ok(lines.some((l) => l.startsWith("* OK [UNSEEN 2]")), r[7].wire);
       const permanent = lines.find((l) => l.startsWith("* OK [PERMANENTFLAGS ("));
       assert.ok(permanent?.includes("\\*"), `keywords can be created: ${permanent}`);
       assert.ok(permanent?.includes("\\Seen"), `${permanent}`);

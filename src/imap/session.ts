@@ -32,7 +32,7 @@ import type { MailboxChanges } from "../store/changes.ts";
 import type { CommitQueue } from "../store/commit_queue.ts";
 import type { Store } from "../store/db.ts";
 import { StoreError } from "../store/db.ts";
-import { claimRecent, expungeEntries, keywordsInUse } from "../store/entries.ts";
+import { claimRecent, expungeEntries, firstUnseenUid, keywordsInUse } from "../store/entries.ts";
 import { ensureStandardFolders, findFolder, folderStatus, SEPARATOR } from "../store/folders.ts";
 import { VERSION } from "../version.ts";
 import { capabilities } from "./capabilities.ts";
@@ -425,6 +425,13 @@ export class ImapSession {
     await this.#untagged(`${view.exists} EXISTS`);
     if (!this.#rev2) await this.#untagged(`${view.recent} RECENT`);
     await this.#untagged(`FLAGS ${flagList(flags)}`);
+    if (!this.#rev2) {
+      // RFC 3501 §6.3.1 (IMAP4rev1 only): the number of the first unseen message, if any.
+      const unseen = firstUnseenUid(store, folder.id);
+      if (unseen !== undefined && view.seqOf(unseen) > 0) {
+        await this.#untagged(`OK [UNSEEN ${view.seqOf(unseen)}] First unseen`);
+      }
+    }
     await this.#untagged(
       `OK [PERMANENTFLAGS ${readOnly ? "()" : flagList([...flags, "\\*"])}] Flags`,
     );

@@ -115,6 +115,15 @@ export function listUids(store: Store, mailboxId: number): number[] {
     .all(mailboxId).map((r) => (r as { uid: number }).uid);
 }
 
+/** The uid of the oldest message without \Seen, or undefined. */
+export function firstUnseenUid(store: Store, mailboxId: number): number | undefined {
+  return store.get<{ uid: number | null }>(
+    "SELECT min(uid) uid FROM mailbox_entries WHERE mailbox_id = ? AND flags & ? = 0",
+    mailboxId,
+    FLAG_SEEN,
+  )?.uid ?? undefined;
+}
+
 /** The keywords in use in a mailbox (for the FLAGS of SELECT). */
 export function keywordsInUse(store: Store, mailboxId: number): string[] {
   const keywords = new Set<string>();
