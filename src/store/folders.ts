@@ -5,6 +5,7 @@
  */
 import type { Store } from "./db.ts";
 import { StoreError } from "./db.ts";
+import { moveEntries } from "./entries.ts";
 import {
   createMailbox,
   FLAG_DELETED,
@@ -143,7 +144,7 @@ export function renameFolder(store: Store, userId: number, from: string, to: str
         "SELECT uid FROM mailbox_entries WHERE mailbox_id = ? ORDER BY uid",
         folder.id,
       ).map((r) => r.uid);
-      moveAll(store, folder.id, uids, target);
+      moveEntries(store, folder.id, uids, target);
       return;
     }
     for (const f of listFolders(store, userId)) {
@@ -159,38 +160,6 @@ export function renameFolder(store: Store, userId: number, from: string, to: str
       }
     }
   });
-}
-
-function moveAll(store: Store, from: number, uids: number[], to: number): void {
-  for (const uid of uids) {
-    const box = store.get<{ uid: number; modseq: number }>(
-      `UPDATE mailboxes SET uidnext = uidnext + 1, highest_modseq = highest_modseq + 1
-       WHERE id = ? RETURNING uidnext - 1 uid, highest_modseq modseq`,
-      to,
-    )!;
-    store.run(
-      "UPDATE mailbox_entries SET mailbox_id = ?, uid = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
-      to,
-      box.uid,
-      box.modseq,
-      from,
-      uid,
-    );
-  }
-  if (uids.length > 0) {
-    const modseq = store.get<{ m: number }>(
-      "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq m",
-      from,
-    )!.m;
-    for (const uid of uids) {
-      store.run(
-        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
-        from,
-        uid,
-        modseq,
-      );
-    }
-  }
 }
 
 /** Subscribes to or unsubscribes from a mailbox (RFC 9051 §6.3.7). */
