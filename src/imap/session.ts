@@ -16,16 +16,12 @@
  * and message commands (mailbox_commands.ts, message_commands.ts) and IDLE
  * (idle_command.ts) see it only through the scopes and callbacks it hands them.
  */
+import { runToEnd } from "../net/session_end.ts";
 import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
 import { isCancel, parsePlainResponse, SaslError } from "../auth/sasl.ts";
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
-import {
-  type Connection,
-  ConnectionClosed,
-  ConnectionShutdown,
-  ConnectionTimeout,
-} from "../net/connection.ts";
+import { type Connection, ConnectionClosed, ConnectionShutdown } from "../net/connection.ts";
 import { isLoopback } from "../net/limits.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import type { MailboxChanges } from "../store/changes.ts";
@@ -133,22 +129,14 @@ export class ImapSession {
     });
     let why = "client closed";
     try {
-      await this.#untagged(`OK [CAPABILITY ${this.#capabilities()}] Postino IMAP ready`);
-      why = await this.#loop();
-    } catch (err) {
-      if (err instanceof ConnectionTimeout) {
-        why = "timeout";
-        await this.#untagged("BYE Autologout; idle for too long");
-      } else if (err instanceof ConnectionClosed) {
-        why = "client closed";
-      } else {
-        why = `error: ${(err as Error)?.message ?? err}`;
-        logger.error("{id} session failed: {error}", {
-          id: conn.id,
-          error: (err as Error)?.stack ?? String(err),
-        });
-        await this.#untagged("BYE Internal error");
-      }
+      why = await runToEnd(conn, logger, {
+        serve: async () => {
+          await this.#untagged(`OK [CAPABILITY ${this.#capabilities()}] Postino IMAP ready`);
+          return await this.#loop();
+        },
+        timedOut: () => this.#untagged("BYE Autologout; idle for too long"),
+        failed: () => this.#untagged("BYE Internal error"),
+      });
     } finally {
       if (this.#countedUser !== undefined) {
         const n = (this.#ctx.sessionsPerUser.get(this.#countedUser) ?? 1) - 1;

@@ -14,16 +14,12 @@
  * - RETR and TOP send the body in slices, dot-stuffed (RFC 1939 §3), holding
  *   one copy of it at most.
  */
+import { runToEnd } from "../net/session_end.ts";
 import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
 import { isCancel, parsePlainResponse, SaslError } from "../auth/sasl.ts";
 import type { Config } from "../config.ts";
 import { log } from "../log.ts";
-import {
-  type Connection,
-  ConnectionClosed,
-  ConnectionShutdown,
-  ConnectionTimeout,
-} from "../net/connection.ts";
+import { type Connection, ConnectionShutdown } from "../net/connection.ts";
 import { isLoopback } from "../net/limits.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import type { Store } from "../store/db.ts";
@@ -128,23 +124,15 @@ export class Pop3Session {
     });
     let why = "client closed";
     try {
-      await this.#send(ok("Postino POP3 server ready"));
-      why = await this.#loop();
-    } catch (e) {
-      if (e instanceof ConnectionTimeout) {
+      why = await runToEnd(conn, logger, {
+        serve: async () => {
+          await this.#send(ok("Postino POP3 server ready"));
+          return await this.#loop();
+        },
         // RFC 1939 §3: an autologout timer closes without entering UPDATE.
-        why = "timeout";
-        await this.#send(err("[SYS/TEMP] Idle for too long, nothing was deleted"));
-      } else if (e instanceof ConnectionClosed) {
-        why = "client closed";
-      } else {
-        why = `error: ${(e as Error)?.message ?? e}`;
-        logger.error("{id} session failed: {error}", {
-          id: conn.id,
-          error: (e as Error)?.stack ?? String(e),
-        });
-        await this.#send(err("[SYS/TEMP] Internal error, closing connection"));
-      }
+        timedOut: () => this.#send(err("[SYS/TEMP] Idle for too long, nothing was deleted")),
+        failed: () => this.#send(err("[SYS/TEMP] Internal error, closing connection")),
+      });
     } finally {
       if (this.#user) this.#ctx.locks.release(this.#user.id, conn.id);
       await conn.close().catch(() => {});

@@ -14,6 +14,7 @@
  * - Bad input gets a reply and the session goes on; after {@link MAX_ERRORS}
  *   5xx replies, or on an HTTP request line, the session ends.
  */
+import { runToEnd } from "../net/session_end.ts";
 import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
 import type { Config } from "../config.ts";
 import { type Accepted, acceptMessage, newMessageId } from "../delivery/accept.ts";
@@ -25,12 +26,7 @@ import {
   type Route,
 } from "../delivery/router.ts";
 import { log } from "../log.ts";
-import {
-  type Connection,
-  ConnectionClosed,
-  ConnectionShutdown,
-  ConnectionTimeout,
-} from "../net/connection.ts";
+import { type Connection, ConnectionShutdown, ConnectionTimeout } from "../net/connection.ts";
 import type { TlsIdentity } from "../net/tls.ts";
 import { isLocalDomain } from "../store/accounts.ts";
 import type { CommitQueue } from "../store/commit_queue.ts";
@@ -151,22 +147,16 @@ export class SmtpSession {
     });
     let why = "client closed";
     try {
-      await this.#send(reply(220, undefined, `${this.#ctx.config.hostname} ESMTP Postino ready`));
-      why = await this.#loop();
-    } catch (err) {
-      if (err instanceof ConnectionTimeout) {
-        why = "timeout";
-        await this.#send(reply(421, "4.4.2", "Timeout, closing connection"));
-      } else if (err instanceof ConnectionClosed) {
-        why = "client closed";
-      } else {
-        why = `error: ${(err as Error)?.message ?? err}`;
-        logger.error("{id} session failed: {error}", {
-          id: conn.id,
-          error: (err as Error)?.stack ?? String(err),
-        });
-        await this.#send(reply(421, "4.3.0", "Internal error, closing connection"));
-      }
+      why = await runToEnd(conn, logger, {
+        serve: async () => {
+          await this.#send(
+            reply(220, undefined, `${this.#ctx.config.hostname} ESMTP Postino ready`),
+          );
+          return await this.#loop();
+        },
+        timedOut: () => this.#send(reply(421, "4.4.2", "Timeout, closing connection")),
+        failed: () => this.#send(reply(421, "4.3.0", "Internal error, closing connection")),
+      });
     } finally {
       await conn.close().catch(() => {});
       logger.info("{id} disconnect from {remote} ({why}; {messages} messages, {ms} ms)", {
