@@ -11,7 +11,9 @@
  */
 import type { CommitQueue } from "../store/commit_queue.ts";
 import {
+  changedSince as entriesChangedSince,
   copyEntries,
+  expungedSince,
   expungeEntries,
   fetchRows,
   flagNames,
@@ -115,11 +117,7 @@ export async function fetchCommand(scope: MessageScope, cmd: CommandOf<"FETCH">)
     const saved = new Set(scope.saved);
     const inSet = (u: number) =>
       args.set.saved ? saved.has(u) : MailboxView.uidSetIncludes(args.set, u);
-    const gone = store.all<{ uid: number }>(
-      "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-      view.mailboxId,
-      changedSince,
-    ).map((r) => r.uid).filter(inSet);
+    const gone = expungedSince(store, view.mailboxId, changedSince).filter(inSet);
     if (gone.length > 0) await scope.untagged(`VANISHED (EARLIER) ${compactSet(gone)}`);
   }
   if (markSeen) {
@@ -336,19 +334,10 @@ export async function qresyncReport(
   const resolved = known ? view.resolve(known, true) : undefined;
   const knownUids = Array.isArray(resolved) ? new Set(resolved) : undefined;
   const lastKnown = Array.isArray(resolved) ? resolved.at(-1) ?? 0 : 0;
-  const gone = store.all<{ uid: number }>(
-    "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-    view.mailboxId,
-    since,
-  ).map((r) => r.uid).filter((u) => !known || MailboxView.uidSetIncludes(known, u));
+  const gone = expungedSince(store, view.mailboxId, since)
+    .filter((u) => !known || MailboxView.uidSetIncludes(known, u));
   if (gone.length > 0) await scope.untagged(`VANISHED (EARLIER) ${compactSet(gone)}`);
-  for (
-    const row of fetchRows(store, view.mailboxId, 1, Number.MAX_SAFE_INTEGER, {
-      meta: false,
-      body: false,
-    })
-  ) {
-    if (row.modseq <= since) continue;
+  for (const row of entriesChangedSince(store, view.mailboxId, since)) {
     if (knownUids && !knownUids.has(row.uid) && row.uid < lastKnown) continue;
     const seq = view.seqOf(row.uid);
     if (seq === 0) continue; // arrived after the view was made: the next sync tells of it
