@@ -5,8 +5,7 @@
  * the exported helpers `dotStuff()` and `topLength()`.
  */
 import assert from "node:assert/strict";
-import { type Duplex, duplexPair } from "node:stream";
-import tls from "node:tls";
+import { duplexPair } from "node:stream";
 import { configure, type LogRecord } from "@logtape/logtape";
 import { Authenticator } from "../auth/authenticator.ts";
 import { hashPassword } from "../auth/password.ts";
@@ -22,9 +21,9 @@ import { openMaildrop } from "../store/maildrop.ts";
 import { MaildropLocks } from "./locks.ts";
 import { dotStuff } from "../net/dot_stuff.ts";
 import { Pop3Session, topLength, uniqueId } from "./session.ts";
+import { ScriptedClient, STEP_TIMEOUT_MS } from "../../tests/support/scripted_client.ts";
 
 /** No single step may wait longer than this. */
-const STEP_TIMEOUT_MS = 5_000;
 /**
  * The session streams and scans bodies in slices of a private size (256 KiB
  * when written); the boundary tests try every power of two up to 1 MiB.
@@ -46,100 +45,21 @@ const USERS = {
 // --- The scripted client ------------------------------------------------------------
 
 /** The client end of the pair: sends bytes, reads lines and multi-line bodies, can start TLS. */
-class Pop3Client {
-  #socket: Duplex;
-  #buf = new Uint8Array();
-  #eof = false;
-  #wake: (() => void) | undefined;
-  #onData = (chunk: Uint8Array) => {
-    const next = new Uint8Array(this.#buf.length + chunk.length);
-    next.set(this.#buf);
-    next.set(chunk, this.#buf.length);
-    this.#buf = next;
-    this.#notify();
-  };
-  #onEnd = () => {
-    this.#eof = true;
-    this.#socket.end();
-    this.#notify();
-  };
-
-  constructor(socket: Duplex) {
-    this.#socket = socket;
-    this.#attach();
-  }
-
-  #attach(): void {
-    this.#socket.on("data", this.#onData);
-    this.#socket.on("end", this.#onEnd);
-    this.#socket.on("error", this.#onEnd);
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  /** Waits for input or EOF; false on timeout. */
-  #wait(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve(false);
-      }, Math.max(ms, 0));
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
-  }
-
-  get closed(): boolean {
-    return this.#eof;
-  }
-
-  get pending(): string {
-    return decoder.decode(this.#buf);
-  }
-
-  send(data: string | Uint8Array): void {
-    this.#socket.write(typeof data === "string" ? bytes(data) : data);
-  }
-
+class Pop3Client extends ScriptedClient {
   /** Sends one command line. */
   cmd(line: string): void {
     this.send(`${line}\r\n`);
   }
 
-  async #until<T>(take: () => T | undefined, what: string, ms = STEP_TIMEOUT_MS): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const r = take();
-      if (r !== undefined) return r;
-      if (this.#eof) {
-        throw new Error(`Connection closed while waiting for ${what}: ${this.#show()}`);
-      }
-      if (!await this.#wait(deadline - Date.now())) {
-        throw new Error(`No ${what} within ${ms} ms; unread: ${this.#show()}`);
-      }
-    }
-  }
-
-  #show(): string {
-    const text = this.pending;
-    return JSON.stringify(text.length > 300 ? `${text.slice(0, 300)}...` : text);
-  }
-
   /** Reads one reply line (CRLF required), without the CRLF. */
   line(ms?: number): Promise<string> {
-    return this.#until(
+    return this.until(
       () => {
-        const lf = this.#buf.indexOf(0x0a);
+        const lf = this.buf.indexOf(0x0a);
         if (lf < 0) return undefined;
-        const line = decoder.decode(this.#buf.subarray(0, lf + 1));
+        const line = decoder.decode(this.buf.subarray(0, lf + 1));
         assert.ok(line.endsWith("\r\n"), `reply line without CRLF: ${JSON.stringify(line)}`);
-        this.#buf = this.#buf.slice(lf + 1);
+        this.buf = this.buf.slice(lf + 1);
         return line.slice(0, -2);
       },
       "reply line",
@@ -155,17 +75,17 @@ class Pop3Client {
 
   /** Reads a multi-line body as sent (dot-stuffed), without the terminating ".\r\n". */
   multi(ms?: number): Promise<Uint8Array> {
-    return this.#until(
+    return this.until(
       () => {
-        const b = this.#buf;
+        const b = this.buf;
         if (b.length >= 3 && b[0] === 0x2e && b[1] === 0x0d && b[2] === 0x0a) {
-          this.#buf = b.slice(3);
+          this.buf = b.slice(3);
           return new Uint8Array();
         }
         for (let i = b.indexOf(0x0a); i >= 0 && i + 3 < b.length; i = b.indexOf(0x0a, i + 1)) {
           if (b[i + 1] === 0x2e && b[i + 2] === 0x0d && b[i + 3] === 0x0a) {
             const body = b.slice(0, i + 1);
-            this.#buf = b.slice(i + 4);
+            this.buf = b.slice(i + 4);
             return body;
           }
         }
@@ -182,68 +102,6 @@ class Pop3Client {
     assert.match(status, /^\+OK/, `${line}: ${status}`);
     const body = decoder.decode(unstuff(await this.multi()));
     return { status, lines: body === "" ? [] : body.slice(0, -2).split("\r\n") };
-  }
-
-  /** Waits for the server to close, with nothing unread. */
-  async expectClosed(ms = STEP_TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.#eof) {
-      if (!await this.#wait(deadline - Date.now())) {
-        throw new Error(`Connection still open after ${ms} ms; unread: ${this.#show()}`);
-      }
-    }
-    assert.equal(this.pending, "", "unread output before the close");
-  }
-
-  /** Asserts that nothing arrives for `ms` milliseconds. */
-  async expectQuiet(ms: number): Promise<void> {
-    if (this.#buf.length === 0 && !this.#eof) await this.#wait(ms);
-    assert.equal(this.pending, "", "unexpected output");
-    assert.equal(this.#eof, false, "unexpected close");
-  }
-
-  /** Starts TLS as the client over the current stream. */
-  async startTls(): Promise<void> {
-    assert.equal(this.pending, "", "output left before the TLS handshake");
-    const raw = this.#socket;
-    raw.off("data", this.#onData);
-    raw.off("end", this.#onEnd);
-    raw.off("error", this.#onEnd);
-    const secure = tls.connect({ socket: raw as never, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("TLS handshake timed out")), STEP_TIMEOUT_MS);
-      secure.once("secureConnect", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      secure.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-    this.#socket = secure;
-    this.#attach();
-  }
-
-  /**
-   * Goes away without QUIT: ends our side at once and keeps reading, so the
-   * server sees the end of input as it would a dropped TCP connection.
-   * (Destroying one end of a `duplexPair()` does not reach the other end.)
-   */
-  drop(): void {
-    this.#socket.end();
-  }
-
-  /** Ends our side and waits (bounded) for the server's end. */
-  async end(): Promise<void> {
-    this.#socket.end();
-    const deadline = Date.now() + STEP_TIMEOUT_MS;
-    while (!this.#eof) {
-      if (!await this.#wait(deadline - Date.now())) {
-        this.#socket.destroy();
-        throw new Error("The server did not close after the client did");
-      }
-    }
   }
 }
 

@@ -7,8 +7,7 @@
  * in tests/dialogs/README.md. A few checks that are easier in code follow.
  */
 import assert from "node:assert/strict";
-import { type Duplex, duplexPair } from "node:stream";
-import tls from "node:tls";
+import { duplexPair } from "node:stream";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { Authenticator } from "../auth/authenticator.ts";
 import { hashPassword } from "../auth/password.ts";
@@ -21,11 +20,11 @@ import { addAlias, addUser, ensureDomain } from "../store/accounts.ts";
 import { CommitQueue } from "../store/commit_queue.ts";
 import { openStore, type Store, storePath } from "../store/db.ts";
 import { type SmtpRole, SmtpSession } from "./session.ts";
+import { ScriptedClient, show, STEP_TIMEOUT_MS } from "../../tests/support/scripted_client.ts";
 
 const HOSTNAME = "mx.test";
 const DIALOGS = new URL("../../tests/dialogs/", import.meta.url);
 /** No single step may wait longer than this. */
-const STEP_TIMEOUT_MS = 5_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -39,162 +38,30 @@ interface Reply {
 }
 
 /** The client end of the pair: sends bytes, reads whole replies, can start TLS. */
-class WireClient {
-  #socket: Duplex;
-  #buf = new Uint8Array();
-  #eof = false;
-  #wake: (() => void) | undefined;
-  #onData = (chunk: Uint8Array) => {
-    const next = new Uint8Array(this.#buf.length + chunk.length);
-    next.set(this.#buf);
-    next.set(chunk, this.#buf.length);
-    this.#buf = next;
-    this.#notify();
-  };
-  #onEnd = () => {
-    this.#eof = true;
-    this.#socket.end();
-    this.#notify();
-  };
-
-  constructor(socket: Duplex) {
-    this.#socket = socket;
-    this.#attach();
-  }
-
-  #attach(): void {
-    this.#socket.on("data", this.#onData);
-    this.#socket.on("end", this.#onEnd);
-    this.#socket.on("error", this.#onEnd);
-  }
-
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  /** Waits for input or EOF; false on timeout. */
-  #wait(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve(false);
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-    });
-  }
-
-  get closed(): boolean {
-    return this.#eof;
-  }
-
-  /** Unread server output. */
-  get pending(): string {
-    return decoder.decode(this.#buf);
-  }
-
-  /** Sends at once, in one write. */
-  send(data: Uint8Array): Promise<void> {
-    this.#socket.write(data);
-    return Promise.resolve();
-  }
-
+class WireClient extends ScriptedClient {
   /** Reads one complete reply (all lines up to `NNN <text>`). */
-  async reply(ms = STEP_TIMEOUT_MS): Promise<Reply> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const r = this.#take();
-      if (r) return r;
-      if (this.#eof) {
-        throw new Error(
-          `Connection closed while waiting for a reply; unread: ${show(this.pending)}`,
-        );
-      }
-      if (!await this.#wait(deadline - Date.now())) {
-        throw new Error(`No reply within ${ms} ms; unread: ${show(this.pending)}`);
-      }
-    }
+  reply(ms = STEP_TIMEOUT_MS): Promise<Reply> {
+    return this.until(() => this.#take(), "a reply", ms);
   }
 
   #take(): Reply | undefined {
     const lines: string[] = [];
     let pos = 0;
     for (;;) {
-      const lf = this.#buf.indexOf(0x0a, pos);
+      const lf = this.buf.indexOf(0x0a, pos);
       if (lf < 0) return undefined;
-      const line = decoder.decode(this.#buf.subarray(pos, lf + 1));
+      const line = decoder.decode(this.buf.subarray(pos, lf + 1));
       assert.ok(line.endsWith("\r\n"), `reply line without CRLF: ${show(line)}`);
       const m = /^(\d{3})([ -])(.*)\r\n$/s.exec(line);
       assert.ok(m, `malformed reply line: ${show(line)}`);
       lines.push(line.slice(0, -2));
       pos = lf + 1;
       if (m[2] === " ") {
-        this.#buf = this.#buf.slice(pos);
+        this.buf = this.buf.slice(pos);
         return { code: Number(m[1]), lines };
       }
     }
   }
-
-  /** Waits for the server to close, with nothing unread. */
-  async expectClosed(ms = STEP_TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.#eof) {
-      if (!await this.#wait(deadline - Date.now())) {
-        throw new Error(`Connection still open after ${ms} ms; unread: ${show(this.pending)}`);
-      }
-    }
-    assert.equal(this.pending, "", "unread output before the close");
-  }
-
-  /** Asserts that nothing arrives for `ms` milliseconds. */
-  async expectQuiet(ms: number): Promise<void> {
-    if (this.#buf.length === 0 && !this.#eof) await this.#wait(ms);
-    assert.equal(this.pending, "", "unexpected output");
-    assert.equal(this.#eof, false, "unexpected close");
-  }
-
-  /** Starts TLS as the client over the current stream. */
-  async startTls(): Promise<void> {
-    assert.equal(this.pending, "", "output left before the TLS handshake");
-    const raw = this.#socket;
-    raw.off("data", this.#onData);
-    raw.off("end", this.#onEnd);
-    raw.off("error", this.#onEnd);
-    const secure = tls.connect({ socket: raw as never, rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("TLS handshake timed out")), STEP_TIMEOUT_MS);
-      secure.once("secureConnect", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      secure.once("error", (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-    this.#socket = secure;
-    this.#attach();
-  }
-
-  /** Ends our side and waits (bounded) for the server's end; its last words stay readable. */
-  async end(): Promise<void> {
-    this.#socket.end();
-    const deadline = Date.now() + STEP_TIMEOUT_MS;
-    while (!this.#eof) {
-      if (!await this.#wait(deadline - Date.now())) {
-        this.#socket.destroy();
-        throw new Error("The server did not close after the client did");
-      }
-    }
-  }
-}
-
-function show(text: string): string {
-  return JSON.stringify(text.length > 300 ? `${text.slice(0, 300)}...` : text);
 }
 
 // --- The server side ----------------------------------------------------------
