@@ -416,9 +416,8 @@ export class ImapSession {
     if (!this.#rev2) {
       // RFC 3501 §6.3.1 (IMAP4rev1 only): the number of the first unseen message, if any.
       const unseen = firstUnseenUid(store, folder.id);
-      if (unseen !== undefined && view.seqOf(unseen) > 0) {
-        await this.#untagged(`OK [UNSEEN ${view.seqOf(unseen)}] First unseen`);
-      }
+      const seq = unseen === undefined ? 0 : view.seqOf(unseen);
+      if (seq > 0) await this.#untagged(`OK [UNSEEN ${seq}] First unseen`);
     }
     await this.#untagged(
       `OK [PERMANENTFLAGS ${readOnly ? "()" : flagList([...flags, "\\*"])}] Flags`,
