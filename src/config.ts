@@ -495,6 +495,12 @@ export function loadConfig(sources: ConfigSources): Config {
   const sourceOf = (key: string) => merged.get(key)?.source ?? "file";
   const dev = get<boolean>("dev") ?? false;
 
+  if (get<HostPort | null>("listen.http")) {
+    throw new ConfigError(
+      "The HTTP listener (listen.http, --http) does not exist yet; remove it or set it to off",
+      sourceOf("listen.http") === "flag",
+    );
+  }
   const explicit = LISTENERS.filter((name) => merged.has(`listen.${name}`));
   const listeners: Config["listeners"] = {};
   if (explicit.length > 0) {

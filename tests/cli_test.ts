@@ -137,6 +137,44 @@ const usageErrors: [name: string, args: string[], line: string, withData?: boole
     `(see 'postino serve --help')`,
     true,
   ],
+  [
+    "version with an unknown flag",
+    ["version", "--bogus"],
+    "postino: Unknown option --bogus (see 'postino version --help')",
+  ],
+  [
+    "version with an argument",
+    ["version", "now"],
+    "postino: Unexpected argument 'now' (see 'postino version --help')",
+  ],
+  [
+    "--version with an argument",
+    ["--version", "now"],
+    "postino: Unexpected argument 'now' (see 'postino version --help')",
+  ],
+  [
+    "help for an unknown command",
+    ["help", "frobnicate"],
+    "postino: Unknown command 'frobnicate' (see 'postino --help')",
+  ],
+  [
+    "help with two commands",
+    ["help", "user", "domain"],
+    "postino: Unexpected argument 'domain' (see 'postino --help')",
+  ],
+  [
+    "queue del --json",
+    ["queue", "del", "1", "--json"],
+    "postino: Option --json is for list only",
+    true,
+  ],
+  [
+    "serve --http before the HTTP layer exists",
+    ["serve", "--http", "127.0.0.1:0"],
+    "postino: The HTTP listener (listen.http, --http) does not exist yet; remove it or set it " +
+    "to off (see 'postino serve --help')",
+    true,
+  ],
 ];
 
 for (const [name, args, line, withData] of usageErrors) {
@@ -388,6 +426,8 @@ const helps: [args: string[], usage: RegExp][] = [
   [["user", "add", "--help"], /postino user add ADDRESS/],
   [["domain", "--help"], /postino domain add DOMAIN/],
   [["alias", "--help"], /postino alias add ALIAS TARGET/],
+  [["help", "queue"], /postino queue list \[--json\][\s\S]*ID is the number/],
+  [["version", "--help"], /Usage: postino version/],
 ];
 
 for (const [args, usage] of helps) {
@@ -399,6 +439,14 @@ for (const [args, usage] of helps) {
     });
   });
 }
+
+Deno.test("postino --help names every protocol serve runs and every command", async () => {
+  const out = assertOk(await runCli(["--help"]));
+  assert.match(out, /serve\s+run the server \(SMTP, submission, POP3, IMAP\)/);
+  for (const command of ["serve", "user", "domain", "alias", "dkim", "queue", "version"]) {
+    assert.match(out, new RegExp(`^  ${command}\\s`, "m"), command);
+  }
+});
 
 for (const args of [["version"], ["--version"]]) {
   Deno.test(`postino ${args[0]} prints the version`, async () => {
@@ -543,5 +591,76 @@ Deno.test("postino serve exits 1 with one line when a port is in use", async () 
     } finally {
       taken.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// serve refuses certificate files it cannot use
+
+/** Runs openssl in `dir`; fails the test when it fails. */
+async function openssl(dir: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test("postino serve exits 1 naming the file when a certificate or key is unusable", async () => {
+  await withTempDir(async (dir) => {
+    for (const name of ["a", "b"]) {
+      await openssl(
+        dir,
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        `${name}.key`,
+        "-out",
+        `${name}.crt`,
+        "-days",
+        "2",
+        "-subj",
+        `/CN=${name}.example`,
+      ); // deno-fmt-ignore
+    }
+    await Deno.writeTextFile(join(dir, "junk.pem"), "this is not PEM\n");
+    const cases: [cert: string, key: string, line: string][] = [
+      ["junk.pem", "a.key", `Certificate file ${join(dir, "junk.pem")} holds no PEM certificate`],
+      ["a.crt", "junk.pem", `Key file ${join(dir, "junk.pem")} holds no PEM private key`],
+      [
+        "a.crt",
+        "b.key",
+        `Certificate file ${join(dir, "a.crt")} does not belong to the key in ${
+          join(dir, "b.key")
+        }`,
+      ],
+      ["a.key", "a.crt", `Certificate file ${join(dir, "a.key")} holds no PEM certificate`],
+    ];
+    for (const [cert, key, line] of cases) {
+      const result = await runCli([
+        "serve",
+        "--smtp",
+        "127.0.0.1:0",
+        "--tls-cert",
+        join(dir, cert),
+        "--tls-key",
+        join(dir, key),
+      ], { dataDir: join(dir, "data"), timeoutMs: 20_000 });
+      assertFails(result, 1, new RegExp(`^postino: ${RegExp.escape(line)}`));
+    }
+    // The good pair starts, so the refusals above are about the files.
+    await using server = await startPostino({
+      args: [
+        "--smtp",
+        "127.0.0.1:0",
+        "--tls-cert",
+        join(dir, "a.crt"),
+        "--tls-key",
+        join(dir, "a.key"),
+      ], // deno-fmt-ignore
+    });
+    assert.ok(server.addresses.smtp);
   });
 });

@@ -76,6 +76,31 @@ Deno.test("queue list, retry and del act on the running server's queue", async (
     },
   );
 
+  await t.step("list --json gives the same items as objects with their recipients", async () => {
+    const r = await server.cli(["queue", "list", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const json = JSON.parse(r.stdout);
+    assert.ok(Array.isArray(json));
+    assert.deepEqual(json.map((i: { id: number }) => i.id), [doomed.id, keeper.id]);
+    for (const [i, item] of json.entries()) {
+      assert.equal(item.sender, "alice@localhost");
+      assert.ok(Number.isInteger(item.size) && item.size > 0);
+      assert.ok(!Number.isNaN(Date.parse(item.queuedAt)), item.queuedAt);
+      assert.deepEqual(
+        item.recipients.map((x: { address: string }) => x.address),
+        items[i].recipients.map((x) => x.address),
+      );
+      for (const x of item.recipients) {
+        assert.equal(x.status, "pending");
+        assert.equal(x.attempts, 1);
+        assert.ok(!Number.isNaN(Date.parse(x.nextAttemptAt)), x.nextAttemptAt);
+        assert.match(x.lastError, /451 4\.7\.1 Greylisted/);
+      }
+    }
+    assertFails(await server.cli(["queue", "del", String(doomed.id), "--json"]), 2, /--json/);
+  });
+
   await t.step("del removes an item, which is then never delivered", async () => {
     const r = await server.cli(["queue", "del", String(doomed.id)]);
     assert.equal(r.code, 0, r.stderr);

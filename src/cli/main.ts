@@ -14,7 +14,7 @@ import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
 import { queueCommand } from "./queue.ts";
 import { serveCommand } from "./serve.ts";
-import { CliError, UsageError } from "./usage.ts";
+import { CliError, parseFlags, UsageError } from "./usage.ts";
 import { userCommand } from "./user.ts";
 
 const HELP = `postino ${VERSION}: a self-hosted mail server in one process and one SQLite file
@@ -22,7 +22,7 @@ const HELP = `postino ${VERSION}: a self-hosted mail server in one process and o
 Usage: postino <command> [options]
 
 Commands:
-  serve     run the server (SMTP, submission, POP3)
+  serve     run the server (SMTP, submission, POP3, IMAP)
   user      add, change, delete and list users
   domain    add, delete and list local domains
   alias     add, delete and list aliases
@@ -41,22 +41,30 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   alias: aliasCommand,
   dkim: dkimCommand,
   queue: queueCommand,
-  version: () => {
-    console.log(`postino ${VERSION}`);
-    return 0;
-  },
+  version: versionCommand,
 };
+
+const VERSION_HELP = `Usage: postino version
+
+Prints the version of postino.
+`;
+
+function versionCommand(args: string[]): number {
+  const { values } = parseFlags(args, { help: { type: "boolean", short: "h" } }, "version", {
+    min: 0,
+    max: 0,
+  });
+  console.log(values.help ? VERSION_HELP : `postino ${VERSION}`);
+  return 0;
+}
 
 /** Runs the command line `args`; resolves with the exit status. */
 export async function runCli(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   try {
     if (name === undefined) throw new UsageError("Missing command (see 'postino --help')");
-    if (name === "--help" || name === "-h" || name === "help") {
-      console.log(HELP);
-      return 0;
-    }
-    if (name === "--version") return COMMANDS.version([]);
+    if (name === "--help" || name === "-h" || name === "help") return await help(rest);
+    if (name === "--version") return COMMANDS.version(rest);
     if (!Object.hasOwn(COMMANDS, name)) {
       throw new UsageError(`Unknown command '${name}' (see 'postino --help')`);
     }
@@ -64,6 +72,22 @@ export async function runCli(args: string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
+}
+
+/** `postino help [COMMAND]`: the overview, or that command's own help. */
+async function help(args: string[]): Promise<number> {
+  const [command, extra] = args;
+  if (extra !== undefined) {
+    throw new UsageError(`Unexpected argument '${extra}' (see 'postino --help')`);
+  }
+  if (command === undefined) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!Object.hasOwn(COMMANDS, command)) {
+    throw new UsageError(`Unknown command '${command}' (see 'postino --help')`);
+  }
+  return await COMMANDS[command](["--help"]);
 }
 
 function reportError(err: unknown): number {

@@ -1,18 +1,24 @@
 /** `postino queue list|retry|del`: look at and act on the outbound queue. */
-import { deleteQueueItem, listQueue, retryNow } from "../store/queue.ts";
+import { deleteQueueItem, listQueue, type QueueItem, retryNow } from "../store/queue.ts";
 import { openCommandStore } from "./open_store.ts";
 import { COMMON_FLAGS, parseSubcommand, UsageError } from "./usage.ts";
 
 const HELP = `Usage:
-  postino queue list       queued messages: id, sender, size, age, and every recipient
-                           with its status, attempts, next attempt and last error
-  postino queue retry ID   make message ID due now (a running server tries it within seconds)
-  postino queue del ID     remove message ID from the queue without delivering it
+  postino queue list [--json]  queued messages: id, sender, size, age, and every recipient
+                               with its status, attempts, next attempt and last error
+  postino queue retry ID       make message ID due now (a running server tries it within seconds)
+  postino queue del ID         remove message ID from the queue without delivering it
+
+ID is the number that starts a message's line in 'queue list' (the "id" field with --json).
+With --json, 'queue list' prints a JSON array with one object per message:
+  {"id", "sender", "size", "queuedAt", "recipients": [{"address", "status",
+   "attempts", "nextAttemptAt", "lastError"}]}   (times in ISO 8601, UTC)
 
 Retries after a temporary failure come after 1m, 5m, 15m, 30m, 1h, 2h, then every 4h,
 until the message is 5 days old ([queue] max_age); then it bounces.
 
 Options:
+  --json         list: print JSON instead of lines
   --data DIR     data directory (default $POSTINO_DATA, else ./data)
   --config FILE  config file
   -h, --help     show this help
@@ -43,15 +49,20 @@ function age(ms: number): string {
 
 /** Runs `postino queue ...`; returns the exit status. */
 export function queueCommand(args: string[]): number {
-  const parsed = parseSubcommand(args, GROUP, COMMON_FLAGS);
+  const parsed = parseSubcommand(args, GROUP, { ...COMMON_FLAGS, json: { type: "boolean" } });
   if (!parsed) return 0;
   const { sub, values, positionals } = parsed;
+  if (values.json && sub !== "list") throw new UsageError("Option --json is for list only");
   const id = positionals[0] === undefined ? 0 : parseId(positionals[0]);
   const store = openCommandStore(values);
   try {
     switch (sub) {
       case "list": {
         const items = listQueue(store);
+        if (values.json) {
+          console.log(JSON.stringify(items.map(queueItemJson), null, 2));
+          break;
+        }
         const now = Date.now();
         for (const item of items) {
           console.log(
@@ -81,6 +92,23 @@ export function queueCommand(args: string[]): number {
     store.close();
   }
   return 0;
+}
+
+/** A queue item as JSON: dates as ISO strings, a missing error as null. */
+export function queueItemJson(item: QueueItem) {
+  return {
+    id: item.id,
+    sender: item.sender,
+    size: item.size,
+    queuedAt: item.queuedAt.toISOString(),
+    recipients: item.recipients.map((r) => ({
+      address: r.address,
+      status: r.status,
+      attempts: r.attempts,
+      nextAttemptAt: r.status === "pending" ? r.nextAttemptAt.toISOString() : null,
+      lastError: r.lastError ?? null,
+    })),
+  };
 }
 
 function notFound(id: number): number {

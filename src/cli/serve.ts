@@ -27,15 +27,15 @@ Options:
   --pop3s ADDR:PORT        POP3 over implicit TLS (995; dev 2995)
   --imap ADDR:PORT         IMAP with STARTTLS (143; dev 2143)
   --imaps ADDR:PORT        IMAP over implicit TLS (993; dev 2993)
-  --http ADDR:PORT         web admin (8025)
-  --tls-cert FILE          certificate chain (PEM)
-  --tls-key FILE           private key (PEM)
+  --tls-cert FILE          certificate chain (PEM, leaf first), checked at start
+  --tls-key FILE           its private key (PEM, not encrypted)
   --relay HOST:PORT        send all outbound mail through this smarthost
   --relay-user USER        AUTH to the relay as USER (only ever over TLS)
   --relay-password-file F  the relay password, read from file F
   --relay-tls MODE         opportunistic|starttls|implicit|none (default starttls with
                            --relay-user, else opportunistic)
-  --dns IP:PORT            DNS server for MX/SPF/DKIM/DMARC lookups
+  --dns IP:PORT            DNS server for MX/SPF/DKIM/DMARC lookups (default: the
+                           servers in /etc/resolv.conf)
   --mx-port PORT           port used to reach MX hosts (tests)
   --max-message-size SIZE  largest message accepted, e.g. 25M (default 25M)
   --postmaster ADDRESS     where postmaster@ mail goes when no such user exists

@@ -18,7 +18,7 @@ const HELP = `Usage:
   postino user add ADDRESS [--password-stdin]   add a user (its domain must be local)
   postino user passwd ADDRESS [--password-stdin] set a user's password
   postino user del ADDRESS                       delete a user and all their mail
-  postino user list                              list users with message counts
+  postino user list                              list users: address, messages, bytes stored
 
 Without --password-stdin the password is asked on the terminal, twice.
 

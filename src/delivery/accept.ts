@@ -5,7 +5,7 @@
  */
 import type { CommitQueue } from "../store/commit_queue.ts";
 import type { MailboxTarget } from "../store/mailboxes.ts";
-import { receivedHeader, type ReceivedInfo, returnPathHeader } from "../smtp/trace.ts";
+import { receivedHeader, type ReceivedInfo, returnPathHeader } from "../mail/trace.ts";
 import type { Route } from "./router.ts";
 
 /** An envelope whose recipients have been routed. */

@@ -4,7 +4,7 @@
  * sent from MAILER-DAEMON with the null sender, so they can never bounce.
  */
 import { headerSection } from "../mail/headers.ts";
-import { rfc5322Date } from "../smtp/trace.ts";
+import { rfc5322Date } from "../mail/trace.ts";
 
 /** One recipient the message could not be delivered to. */
 export interface FailedRecipient {

@@ -3,6 +3,8 @@
  * offers). `parse.ts` produces these; the session consumes them.
  */
 
+import type { SectionPath } from "../mail/message_meta.ts";
+
 /** A sequence set (RFC 9051 §9 `sequence-set`): ranges of numbers; `*` is the largest. */
 export interface SequenceSet {
   /**
@@ -45,11 +47,7 @@ export type SearchKey =
   | { op: "modseq"; modseq: bigint };
 
 /** A section of BODY[...] / BINARY[...] (RFC 9051 §6.4.5). */
-export interface Section {
-  /** Part numbers, e.g. [1, 2] for "1.2"; empty for the whole message. */
-  part: number[];
-  /** What of that part; undefined: all of it. */
-  text?: "HEADER" | "HEADER.FIELDS" | "HEADER.FIELDS.NOT" | "TEXT" | "MIME";
+export interface Section extends SectionPath {
   /** Field names for HEADER.FIELDS and HEADER.FIELDS.NOT, upper-cased. */
   fields?: string[];
 }

@@ -9,7 +9,12 @@ import type { FetchRow } from "../store/entries.ts";
 import { flagNames } from "../store/entries.ts";
 import type { FetchItem, Section } from "./command.ts";
 import { flagList, imapDateTime } from "./format.ts";
-import { buildMessageMeta, headerFields, type MessageMeta, sectionRange } from "./message_meta.ts";
+import {
+  buildMessageMeta,
+  headerFields,
+  type MessageMeta,
+  sectionRange,
+} from "../mail/message_meta.ts";
 
 /** What one message's FETCH needs besides the items. */
 export interface FetchContext {

@@ -4,6 +4,7 @@
  */
 import tls from "node:tls";
 import type { Config } from "../config.ts";
+import { CertificateError, checkCertificatePair } from "./certificate_check.ts";
 import { ensureDevCertificate } from "./dev_cert.ts";
 
 /** A loaded TLS identity. */
@@ -33,6 +34,12 @@ export async function loadTlsIdentity(config: Config): Promise<TlsIdentity | und
   if (certFile && keyFile) {
     const cert = await Deno.readTextFile(certFile);
     const key = await Deno.readTextFile(keyFile);
+    try {
+      checkCertificatePair({ cert, key }, { cert: certFile, key: keyFile });
+    } catch (err) {
+      if (err instanceof CertificateError) throw new TlsSetupError(err.message);
+      throw err;
+    }
     try {
       return { context: secureContext(cert, key), certFile, selfSigned: false };
     } catch (err) {

@@ -42,7 +42,7 @@ import {
   parseRcptCommand,
 } from "./parse.ts";
 import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
-import { receivedProtocol, submissionHeaders } from "./trace.ts";
+import { receivedProtocol, submissionHeaders } from "../mail/trace.ts";
 import { removeFields } from "../mail/headers.ts";
 import { claimsToBe } from "../security/auth_results.ts";
 import type { InboundAuthResult } from "../security/inbound_auth.ts";

@@ -10,7 +10,7 @@
  * {type:"close"} -> {type:"closed"}.
  */
 import { openStore, type Store } from "./db.ts";
-import { buildMessageMeta } from "../imap/message_meta.ts";
+import { buildMessageMeta } from "../mail/message_meta.ts";
 import { deliver, type Delivery, type DeliveryResult, insertDelivery } from "./mailboxes.ts";
 
 /** The result of one delivery of a batch. */

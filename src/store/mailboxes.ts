@@ -47,7 +47,7 @@ export interface Delivery {
   flags?: number;
   /** Keywords of the new entries (IMAP APPEND). @default none */
   keywords?: string[];
-  /** What IMAP FETCH needs of the message (JSON, src/imap/message_meta.ts); else computed on first FETCH. */
+  /** What IMAP FETCH needs of the message (JSON, src/mail/message_meta.ts); else computed on first FETCH. */
   meta?: string;
 }
 

@@ -132,7 +132,7 @@ export const migrations: readonly string[] = [
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   INSERT INTO counters (name, value) VALUES ('queue', coalesce((SELECT max(id) FROM queue), 0));
   `,
-  // 5: IMAP. What FETCH needs of a message, computed once at delivery (src/imap/message_meta.ts);
+  // 5: IMAP. What FETCH needs of a message, computed once at delivery (src/mail/message_meta.ts);
   // where \Recent starts for IMAP4rev1 sessions; expunged uids for QRESYNC VANISHED (RFC 7162);
   // entries by modseq for CONDSTORE.
   `

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate the Dovecot answers for the MIME fixtures (tests/fixtures/mime/*.eml).
 
-Dovecot is the independent oracle for src/mail/mime.ts, src/imap/envelope.ts,
-src/imap/bodystructure.ts and src/imap/message_meta.ts: this script starts a
+Dovecot is the independent oracle for src/mail/mime.ts, src/mail/envelope.ts,
+src/mail/bodystructure.ts and src/mail/message_meta.ts: this script starts a
 private Dovecot on loopback (own config, base_dir and maildirs in a temp dir),
 puts every fixture into a mailbox of its own, FETCHes ENVELOPE, BODYSTRUCTURE,
 BODY and every BODY.PEEK[section] that the structure makes meaningful (plus a

@@ -2,8 +2,7 @@
  * Trace headers added on receipt (RFC 5321 §4.4): `Received:` on every
  * message, `Return-Path:` only at final delivery into a local mailbox.
  */
-import { hasHeader } from "../mail/headers.ts";
-import type { TlsInfo } from "../net/connection.ts";
+import { hasHeader } from "./headers.ts";
 
 /** What a Received header records. */
 export interface ReceivedInfo {
@@ -14,7 +13,8 @@ export interface ReceivedInfo {
   hostname: string;
   /** RFC 3848 / RFC 6531 protocol: ESMTP, ESMTPS, ESMTPSA, UTF8SMTPS, ... */
   protocol: string;
-  tls?: TlsInfo;
+  /** The TLS of the session, when there was one. */
+  tls?: { protocol: string; cipher: string };
   /** Our id for this message, as logged. */
   id: string;
   /** Named only when the message has a single recipient (a list would disclose Bcc). */

@@ -6,7 +6,7 @@ import {
   parseAddressList,
   renderEnvelope,
 } from "./envelope.ts";
-import { parseMime } from "../mail/mime.ts";
+import { parseMime } from "./mime.ts";
 import {
   answer,
   dovecotAnswers,

@@ -1,6 +1,7 @@
 /**
- * What IMAP FETCH needs of a message, computed once at delivery so that FETCH
- * never parses a message again: the ENVELOPE, BODYSTRUCTURE and BODY
+ * A message's summary, computed once when it is committed (by the store's
+ * writer thread) so that no reader parses the message again. Its main reader
+ * is IMAP FETCH: the ENVELOPE, BODYSTRUCTURE and BODY
  * pre-rendered, and the byte ranges of every MIME part, so that any
  * BODY[section] is a slice of the stored message (RFC 9051 §6.4.5).
  *
@@ -9,10 +10,17 @@
  * returns a range outside them.
  */
 
-import type { Section } from "./command.ts";
-import { type ByteRange, type MimePart, parseMime, splitHeader } from "../mail/mime.ts";
+import { type ByteRange, type MimePart, parseMime, splitHeader } from "./mime.ts";
 import { renderEnvelope } from "./envelope.ts";
 import { renderBodyStructure } from "./bodystructure.ts";
+
+/** Which part of a message a section names (RFC 9051 §6.4.5 section-spec). */
+export interface SectionPath {
+  /** Part numbers, e.g. [1, 2] for "1.2"; empty for the whole message. */
+  part: number[];
+  /** What of that part; undefined: all of it. */
+  text?: "HEADER" | "HEADER.FIELDS" | "HEADER.FIELDS.NOT" | "TEXT" | "MIME";
+}
 
 /**
  * Byte ranges of one MIME entity, `[start, end)` into the message. The root
@@ -82,7 +90,7 @@ function offsets(part: MimePart): PartOffsets {
  * For HEADER.FIELDS and HEADER.FIELDS.NOT the range is the header to filter
  * with {@linkcode headerFields}.
  */
-export function sectionRange(meta: MessageMeta, section: Section): ByteRange | undefined {
+export function sectionRange(meta: MessageMeta, section: SectionPath): ByteRange | undefined {
   const root = meta.parts;
   const text = section.text;
   if (section.part.length === 0) {

@@ -20,7 +20,7 @@
  * where Dovecot 2.3 shows a basic part.
  */
 
-import type { MimeParam, MimePart } from "../mail/mime.ts";
+import type { MimeParam, MimePart } from "./mime.ts";
 import { imapString, renderEnvelope } from "./envelope.ts";
 
 /**

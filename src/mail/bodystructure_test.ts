@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { imapParams, renderBodyStructure } from "./bodystructure.ts";
-import { MAX_NESTING, parseMime } from "../mail/mime.ts";
+import { MAX_NESTING, parseMime } from "./mime.ts";
 import {
   answer,
   dovecotAnswers,

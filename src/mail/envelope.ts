@@ -18,7 +18,7 @@
  * the rest of the list, and a missing `>` at the very end is forgiven.
  */
 
-import { type ByteRange, splitHeader } from "../mail/mime.ts";
+import { type ByteRange, splitHeader } from "./mime.ts";
 
 /** One address of an envelope (RFC 9051 §9 `address`); null renders as NIL. */
 export interface EnvelopeAddress {

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { buildMessageMeta, headerFields, type MessageMeta, sectionRange } from "./message_meta.ts";
-import type { Section } from "./command.ts";
+import {
+  buildMessageMeta,
+  headerFields,
+  type MessageMeta,
+  type SectionPath,
+  sectionRange,
+} from "./message_meta.ts";
 import {
   dovecotAnswers,
   fixture,
@@ -11,6 +16,9 @@ import {
   toCrlf,
 } from "../../tests/support/mime_sexp.ts";
 import { ITEM_DEVIATIONS } from "../../tests/support/mime_deviations.ts";
+
+/** A section with the field names HEADER.FIELDS takes, as the IMAP parser gives it. */
+type Section = SectionPath & { fields?: string[] };
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
