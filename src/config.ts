@@ -20,6 +20,7 @@ export const LISTENERS = [
   "imap",
   "imaps",
   "http",
+  "https",
 ] as const;
 /** One of {@link LISTENERS}. */
 export type ListenerName = typeof LISTENERS[number];
@@ -96,6 +97,13 @@ export interface Config {
     enforceDmarc: boolean;
     /** Time for all DNS lookups of one message. @default 10000 */
     dnsBudgetMs: number;
+  };
+  /** The MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461). */
+  mtaSts: {
+    /** @default "testing" */
+    mode: "testing" | "enforce" | "none";
+    /** In seconds. @default 604800 (one week) */
+    maxAgeSeconds: number;
   };
   /** Connection caps, shared by all listeners; over them a client is told to come back later. */
   limits: {
@@ -215,6 +223,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
   {
+    key: "mta_sts.mode",
+    kind: "choice",
+    choices: ["testing", "enforce", "none"],
+    env: "POSTINO_MTA_STS_MODE",
+  },
+  { key: "mta_sts.max_age", kind: "duration", env: "POSTINO_MTA_STS_MAX_AGE" },
+  {
     key: "limits.imap_sessions_per_user",
     kind: "count",
     env: "POSTINO_IMAP_SESSIONS_PER_USER",
@@ -230,7 +245,8 @@ const STANDARD_PORTS: Record<ListenerName, number> = {
   pop3s: 995,
   imap: 143,
   imaps: 993,
-  http: 8025,
+  http: 80,
+  https: 443,
 };
 const DEV_PORTS: Record<ListenerName, number> = {
   smtp: 2525,
@@ -241,17 +257,12 @@ const DEV_PORTS: Record<ListenerName, number> = {
   imap: 2143,
   imaps: 2993,
   http: 8025,
+  https: 8443,
 };
-/** Listeners started by default; the others wait for their protocol to exist. */
-export const DEFAULT_LISTENERS: readonly ListenerName[] = [
-  "smtp",
-  "submission",
-  "submissions",
-  "pop3",
-  "pop3s",
-  "imap",
-  "imaps",
-];
+/** Listeners started by default. */
+export const DEFAULT_LISTENERS: readonly ListenerName[] = LISTENERS;
+/** Listeners started by default under `--dev`: plain HTTP only, no HTTPS. */
+const DEV_LISTENERS: readonly ListenerName[] = LISTENERS.filter((name) => name !== "https");
 
 const MAX_MESSAGE_SIZE = 25 * 1024 * 1024;
 
@@ -495,12 +506,6 @@ export function loadConfig(sources: ConfigSources): Config {
   const sourceOf = (key: string) => merged.get(key)?.source ?? "file";
   const dev = get<boolean>("dev") ?? false;
 
-  if (get<HostPort | null>("listen.http")) {
-    throw new ConfigError(
-      "The HTTP listener (listen.http, --http) does not exist yet; remove it or set it to off",
-      sourceOf("listen.http") === "flag",
-    );
-  }
   const explicit = LISTENERS.filter((name) => merged.has(`listen.${name}`));
   const listeners: Config["listeners"] = {};
   if (explicit.length > 0) {
@@ -509,7 +514,7 @@ export function loadConfig(sources: ConfigSources): Config {
       if (hp) listeners[name] = hp;
     }
   } else {
-    for (const name of DEFAULT_LISTENERS) {
+    for (const name of dev ? DEV_LISTENERS : DEFAULT_LISTENERS) {
       listeners[name] = dev
         ? { host: "127.0.0.1", port: DEV_PORTS[name] }
         : { host: "", port: STANDARD_PORTS[name] };
@@ -536,6 +541,15 @@ export function loadConfig(sources: ConfigSources): Config {
         false,
       );
     }
+  }
+
+  const mtaStsMaxAge = get<number>("mta_sts.max_age");
+  if (mtaStsMaxAge !== undefined && mtaStsMaxAge > 31_557_600_000) {
+    // RFC 8461 §3.2: max_age is at most 31557600 seconds (about a year).
+    throw new ConfigError(
+      "Invalid value for mta_sts.max_age: at most a year (31557600s)",
+      sourceOf("mta_sts.max_age") === "flag",
+    );
   }
 
   const relayUser = get<string>("relay_user");
@@ -601,6 +615,10 @@ export function loadConfig(sources: ConfigSources): Config {
       maxAgeMs: get<number>("queue.max_age") ?? 5 * 86_400_000,
       concurrency: get<number>("queue.concurrency") ?? 20,
       perDomain: get<number>("queue.per_domain") ?? 4,
+    },
+    mtaSts: {
+      mode: get<Config["mtaSts"]["mode"]>("mta_sts.mode") ?? "testing",
+      maxAgeSeconds: Math.floor((mtaStsMaxAge ?? 604_800_000) / 1000),
     },
     limits: {
       connections: get<number>("limits.connections") ?? 500,

@@ -29,6 +29,9 @@ import { InboundChecker } from "./security/inbound_checker.ts";
 import { ImapSession } from "./imap/session.ts";
 import { MailboxChanges } from "./store/changes.ts";
 import type { Store } from "./store/db.ts";
+import { ServerMetrics } from "./metrics/server_metrics.ts";
+import { createHttpApp } from "./http/app.ts";
+import { HttpListener } from "./http/listener.ts";
 
 /** What the server is started with. */
 export interface ServerContext {
@@ -52,6 +55,8 @@ export interface ServerServices extends ServerContext {
   changes: MailboxChanges;
   /** Open IMAP sessions per user. */
   sessionsPerUser: Map<number, number>;
+  /** What the server counts, for /metrics. */
+  metrics: ServerMetrics;
 }
 
 /** How a listener's sessions are made. */
@@ -113,7 +118,7 @@ export class ServerStartError extends Error {
 
 /** A started server. */
 export interface Server {
-  readonly listeners: readonly Listener[];
+  readonly listeners: readonly (Listener | HttpListener)[];
   /** The bound address of a listener, if it runs. */
   address(name: ListenerName): HostPort | undefined;
   /** Stops accepting, lets sessions finish for up to `graceMs`, then drops the rest. */
@@ -129,15 +134,20 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     cache: true,
   });
   const changes = new MailboxChanges();
+  const metrics = new ServerMetrics(ctx.store);
+  const authenticator = new Authenticator(ctx.store);
+  authenticator.onFailure = (protocol) => metrics.authFailure(protocol);
   const services: ServerServices = {
     ...ctx,
     changes,
+    metrics,
     sessionsPerUser: new Map(),
-    authenticator: new Authenticator(ctx.store),
+    authenticator,
     commits: new CommitQueue(ctx.store, {
       onCommitted: (r) => {
         for (const id of new Set(r.entries.map((e) => e.mailboxId))) changes.notify(id);
       },
+      onBatch: (size, seconds) => metrics.commit(size, seconds),
     }),
     locks: new MaildropLocks(),
     resolver,
@@ -148,18 +158,53 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
       resolver,
       sign: dkimSigner(ctx.store),
       changes,
+      onOutcome: (result, count) => metrics.delivery(result, count),
     }),
   };
   const limits = new ConnectionLimits({
     maxConnections: ctx.config.limits.connections,
     maxPerIp: ctx.config.limits.connectionsPerIp,
   });
-  const listeners: Listener[] = [];
+  const listeners: (Listener | HttpListener)[] = [];
   const closeAll = (graceMs: number) => Promise.all(listeners.map((l) => l.close(graceMs)));
+  const address = (name: ListenerName) => listeners.find((l) => l.name === name)?.address;
+  let closing = false;
+  const httpApp = createHttpApp({
+    ...services,
+    listening: address,
+    healthy: () => !closing && LISTENERS.every((n) => !ctx.config.listeners[n] || address(n)),
+  });
   try {
     for (const name of LISTENERS) {
       const address = ctx.config.listeners[name];
       if (!address) continue;
+      if (name === "http" || name === "https") {
+        if (name === "https" && !ctx.tls) {
+          throw new ServerStartError(
+            "The https listener needs a certificate: give --tls-cert and --tls-key (or use --dev)",
+          );
+        }
+        let listener: HttpListener;
+        try {
+          listener = HttpListener.start({
+            name,
+            address,
+            fetch: (request, env) => httpApp.fetch(request, env),
+            tls: name === "https" ? { cert: ctx.tls!.cert, key: ctx.tls!.key } : undefined,
+          });
+        } catch (err) {
+          throw new ServerStartError(
+            `Cannot listen for ${name} on ${formatHostPort(address)}: ${describeBindError(err)}`,
+            { cause: err },
+          );
+        }
+        listeners.push(listener);
+        logger.info("{listener} listening on {address}", {
+          listener: name,
+          address: formatHostPort(listener.address),
+        });
+        continue;
+      }
       const protocol = PROTOCOLS[name];
       if (!protocol) {
         logger.warn("The {listener} listener is not available in this version; not started", {
@@ -179,6 +224,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
         implicitTls: protocol.implicitTls ? ctx.tls!.context : undefined,
         limits,
         refuse: protocol.refuse,
+        onConnection: (delta) => metrics.connection(name, delta),
       }).catch((err) => {
         throw new ServerStartError(
           `Cannot listen for ${name} on ${formatHostPort(address)}: ${describeBindError(err)}`,
@@ -200,8 +246,9 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   services.outbound.start();
   return {
     listeners,
-    address: (name) => listeners.find((l) => l.name === name)?.address,
+    address,
     close: async (graceMs = 10_000) => {
+      closing = true;
       await closeAll(graceMs);
       await services.commits.close(); // every acknowledged message is on disk before we return
       await services.outbound.stop(graceMs);
@@ -212,10 +259,12 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
 
 function describeBindError(err: unknown): string {
   const code = (err as { code?: string }).code;
-  if (code === "EADDRINUSE") return "the address is in use";
+  if (code === "EADDRINUSE" || err instanceof Deno.errors.AddrInUse) return "the address is in use";
   if (code === "EACCES" || err instanceof Deno.errors.PermissionDenied) {
     return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
   }
-  if (code === "EADDRNOTAVAIL") return "the address is not one of this machine's";
+  if (code === "EADDRNOTAVAIL" || err instanceof Deno.errors.AddrNotAvailable) {
+    return "the address is not one of this machine's";
+  }
   return (err as Error).message ?? String(err);
 }

@@ -168,13 +168,6 @@ const usageErrors: [name: string, args: string[], line: string, withData?: boole
     "postino: Option --json is for list only",
     true,
   ],
-  [
-    "serve --http before the HTTP layer exists",
-    ["serve", "--http", "127.0.0.1:0"],
-    "postino: The HTTP listener (listen.http, --http) does not exist yet; remove it or set it " +
-    "to off (see 'postino serve --help')",
-    true,
-  ],
 ];
 
 for (const [name, args, line, withData] of usageErrors) {

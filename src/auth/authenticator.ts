@@ -33,6 +33,8 @@ export class Authenticator {
   readonly #store: Store;
   readonly throttle: LoginThrottle;
   readonly #sleep: (ms: number) => Promise<void>;
+  /** Hears of every failed login (for the metrics), with the protocol. */
+  onFailure?: (protocol: string) => void;
 
   constructor(store: Store, throttle = new LoginThrottle(), sleep = defaultSleep) {
     this.#store = store;
@@ -75,8 +77,20 @@ export class Authenticator {
       });
       return { id: user.id, address: user.address };
     }
+    await this.failed({ ...attempt, username: account });
+    return undefined;
+  }
+
+  /**
+   * Records a failed attempt that did not go through {@link login} (an
+   * unknown API token), logs it, and holds the answer back as the throttle
+   * says.
+   */
+  async failed(attempt: Omit<LoginAttempt, "password">): Promise<void> {
+    const account = attempt.username;
     const failures = this.throttle.recordFailure(attempt.remoteAddress, account);
     const delay = this.throttle.delayFor(attempt.remoteAddress, account);
+    this.onFailure?.(attempt.protocol);
     logger.warn(
       "{id} {protocol} failed login for {user} from {remote} (failure {failures}, delayed {delay} ms)",
       {
@@ -89,7 +103,6 @@ export class Authenticator {
       },
     );
     await this.#sleep(delay);
-    return undefined;
   }
 }
 

@@ -66,6 +66,22 @@ function unb64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
+/** The longest password accepted, in UTF-8 bytes. */
+export const MAX_PASSWORD_BYTES = 1024;
+
+/**
+ * Why `password` cannot be set (empty, too long, or holding a NUL or line
+ * break, which no SASL exchange can carry), or undefined when it can.
+ */
+export function passwordProblem(password: string): string | undefined {
+  if (password === "") return "The password is empty";
+  if (new TextEncoder().encode(password).length > MAX_PASSWORD_BYTES) {
+    return `The password is longer than ${MAX_PASSWORD_BYTES} bytes`;
+  }
+  if (/[\0\r\n]/.test(password)) return "The password contains a NUL or line break";
+  return undefined;
+}
+
 /** Hashes a password with a fresh random salt. */
 export async function hashPassword(
   password: string,

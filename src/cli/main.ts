@@ -14,6 +14,7 @@ import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
 import { queueCommand } from "./queue.ts";
 import { serveCommand } from "./serve.ts";
+import { tokenCommand } from "./token.ts";
 import { CliError, parseFlags, UsageError } from "./usage.ts";
 import { userCommand } from "./user.ts";
 
@@ -28,6 +29,7 @@ Commands:
   alias     add, delete and list aliases
   dkim      create DKIM signing keys (prints the DNS record) and list them
   queue     list, retry and delete queued outbound mail
+  token     create, list and delete API tokens
   version   print the version
 
 Every command takes --data DIR (default $POSTINO_DATA, else ./data) and
@@ -41,6 +43,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   alias: aliasCommand,
   dkim: dkimCommand,
   queue: queueCommand,
+  token: tokenCommand,
   version: versionCommand,
 };
 

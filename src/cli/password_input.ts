@@ -3,9 +3,8 @@
  * line, the trailing newline removed), or from the terminal without echo,
  * asked twice.
  */
+import { passwordProblem } from "../auth/password.ts";
 import { CliError } from "./usage.ts";
-
-const MAX_PASSWORD_BYTES = 1024;
 
 /** Reads all of standard input as one password. */
 export async function readPasswordFromStdin(): Promise<string> {
@@ -16,11 +15,8 @@ export async function readPasswordFromStdin(): Promise<string> {
 }
 
 function checkPassword(password: string): string {
-  if (password === "") throw new CliError("The password is empty");
-  if (new TextEncoder().encode(password).length > MAX_PASSWORD_BYTES) {
-    throw new CliError(`The password is longer than ${MAX_PASSWORD_BYTES} bytes`);
-  }
-  if (/[\0\r\n]/.test(password)) throw new CliError("The password contains a NUL or line break");
+  const problem = passwordProblem(password);
+  if (problem) throw new CliError(problem);
   return password;
 }
 

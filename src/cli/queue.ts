@@ -1,5 +1,5 @@
 /** `postino queue list|retry|del`: look at and act on the outbound queue. */
-import { deleteQueueItem, listQueue, type QueueItem, retryNow } from "../store/queue.ts";
+import { deleteQueueItem, listQueue, queueItemJson, retryNow } from "../store/queue.ts";
 import { openCommandStore } from "./open_store.ts";
 import { COMMON_FLAGS, parseSubcommand, UsageError } from "./usage.ts";
 
@@ -92,23 +92,6 @@ export function queueCommand(args: string[]): number {
     store.close();
   }
   return 0;
-}
-
-/** A queue item as JSON: dates as ISO strings, a missing error as null. */
-export function queueItemJson(item: QueueItem) {
-  return {
-    id: item.id,
-    sender: item.sender,
-    size: item.size,
-    queuedAt: item.queuedAt.toISOString(),
-    recipients: item.recipients.map((r) => ({
-      address: r.address,
-      status: r.status,
-      attempts: r.attempts,
-      nextAttemptAt: r.status === "pending" ? r.nextAttemptAt.toISOString() : null,
-      lastError: r.lastError ?? null,
-    })),
-  };
 }
 
 function notFound(id: number): number {

@@ -7,6 +7,7 @@ import {
   findUser,
   listUsers,
   removeUser,
+  setAdmin,
   setPasswordHash,
 } from "../store/accounts.ts";
 import { StoreError } from "../store/db.ts";
@@ -15,15 +16,21 @@ import { promptPassword, readPasswordFromStdin } from "./password_input.ts";
 import { COMMON_FLAGS, parseSubcommand, UsageError } from "./usage.ts";
 
 const HELP = `Usage:
-  postino user add ADDRESS [--password-stdin]   add a user (its domain must be local)
-  postino user passwd ADDRESS [--password-stdin] set a user's password
-  postino user del ADDRESS                       delete a user and all their mail
-  postino user list                              list users: address, messages, bytes stored
+  postino user add ADDRESS [--password-stdin] [--admin]
+                                      add a user (its domain must be local)
+  postino user passwd ADDRESS [--password-stdin]
+                                      set a user's password
+  postino user del ADDRESS            delete a user and all their mail
+  postino user admin ADDRESS on|off   let the user administer the server over HTTP, or not
+  postino user list                   list users: address, messages, bytes stored, and
+                                      "admin" for admins
 
 Without --password-stdin the password is asked on the terminal, twice.
+The first user ever added is an admin.
 
 Options:
   --password-stdin  read the password from standard input (one line)
+  --admin           add: make the new user an admin
   --data DIR        data directory (default $POSTINO_DATA, else ./data)
   --config FILE     config file
   -h, --help        show this help
@@ -33,33 +40,45 @@ const ONE = { min: 1, max: 1 };
 const GROUP = {
   name: "user",
   help: HELP,
-  arity: { add: ONE, passwd: ONE, del: ONE, list: { min: 0, max: 0 } },
+  arity: { add: ONE, passwd: ONE, del: ONE, admin: { min: 2, max: 2 }, list: { min: 0, max: 0 } },
 };
 
 /** Runs `postino user ...`; returns the exit status. */
 export async function userCommand(args: string[]): Promise<number> {
-  const flags = { ...COMMON_FLAGS, "password-stdin": { type: "boolean" } } as const;
+  const flags = {
+    ...COMMON_FLAGS,
+    "password-stdin": { type: "boolean" },
+    admin: { type: "boolean" },
+  } as const;
   const parsed = parseSubcommand(args, GROUP, flags);
   if (!parsed) return 0;
   const { sub, values, positionals } = parsed;
   if (values["password-stdin"] && sub !== "add" && sub !== "passwd") {
     throw new UsageError(`Option --password-stdin is for add and passwd only`);
   }
+  if (values.admin && sub !== "add") throw new UsageError("Option --admin is for add only");
+  const onOff = sub === "admin" ? parseOnOff(positionals[1]) : false;
   const address = positionals[0] === undefined ? "" : normalizeAddress(positionals[0]);
   const store = openCommandStore(values);
   try {
     // Check what can be checked before asking for a password nobody will use.
     if (sub === "add") checkCanAddUser(store, address);
     if (sub === "passwd" && !findUser(store, address)) {
-      throw new StoreError(`User ${address} does not exist`);
+      throw new StoreError(`User ${address} does not exist`, "not_found");
     }
     const password = sub === "add" || sub === "passwd"
       ? await (values["password-stdin"] ? readPasswordFromStdin() : promptPassword())
       : "";
     switch (sub) {
-      case "add":
-        addUser(store, address, await hashPassword(password));
+      case "add": {
+        // The line stays the same for admins (scripts match it); 'user list' shows who is one.
+        addUser(store, address, await hashPassword(password), { admin: values.admin });
         console.log(`Added user ${address}`);
+        break;
+      }
+      case "admin":
+        setAdmin(store, address, onOff);
+        console.log(`${address} is ${onOff ? "now an admin" : "no longer an admin"}`);
         break;
       case "passwd":
         setPasswordHash(store, address, await hashPassword(password));
@@ -71,7 +90,8 @@ export async function userCommand(args: string[]): Promise<number> {
         break;
       case "list":
         for (const u of listUsers(store)) {
-          console.log(`${u.address}\t${u.messages} messages\t${u.bytes} bytes`);
+          const admin = u.admin ? "\tadmin" : "";
+          console.log(`${u.address}\t${u.messages} messages\t${u.bytes} bytes${admin}`);
         }
         break;
     }
@@ -79,4 +99,10 @@ export async function userCommand(args: string[]): Promise<number> {
     store.close();
   }
   return 0;
+}
+
+function parseOnOff(value: string): boolean {
+  if (value === "on") return true;
+  if (value === "off") return false;
+  throw new UsageError(`Expected on or off, not '${value}' (see 'postino user --help')`);
 }

@@ -59,6 +59,8 @@ export interface OutboundOptions {
   now?: () => number;
   /** Told of bounces stored in local mailboxes. */
   changes?: { notify(mailboxId: number): void };
+  /** Hears how each recipient's attempt ended, for the metrics. */
+  onOutcome?: (result: "delivered" | "deferred" | "failed", count: number) => void;
 }
 
 interface Group {
@@ -379,6 +381,17 @@ export class QueueRunner {
       }
     }
     if (delivered.length > 0) markDelivered(store, group.queueId, delivered);
+    const report = this.#options.onOutcome;
+    if (report) {
+      for (
+        const [result, n] of [["delivered", delivered.length], ["deferred", deferred.length], [
+          "failed",
+          failed.length,
+        ]] as const
+      ) {
+        if (n > 0) report(result, n);
+      }
+    }
     for (const d of deferred) {
       const next = this.#now() + retryDelay((group.attempts.get(d.rcpt) ?? 0) + 1);
       markDeferred(store, group.queueId, [d.rcpt], next, d.detail);

@@ -28,6 +28,8 @@ export interface ListenerOptions {
   limits?: ConnectionLimits;
   /** Tells a refused client why, in its protocol's words (SMTP 421, POP3 -ERR, ...). */
   refuse?: (conn: Connection, reason: string) => Promise<void>;
+  /** Hears of each connection accepted (+1) and ended (-1), for the metrics. */
+  onConnection?: (delta: 1 | -1) => void;
 }
 
 const logger = log("net");
@@ -90,7 +92,11 @@ export class Listener {
       localPort: socket.localPort ?? 0,
       idleTimeoutMs: this.#options.idleTimeoutMs,
     });
-    const run = this.#run(conn).finally(() => this.#sessions.delete(conn));
+    this.#options.onConnection?.(1);
+    const run = this.#run(conn).finally(() => {
+      this.#sessions.delete(conn);
+      this.#options.onConnection?.(-1);
+    });
     this.#sessions.set(conn, run);
   }
 

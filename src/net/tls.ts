@@ -10,6 +10,9 @@ import { ensureDevCertificate } from "./dev_cert.ts";
 /** A loaded TLS identity. */
 export interface TlsIdentity {
   context: tls.SecureContext;
+  /** The PEM texts, for listeners that take them rather than a context (HTTPS). */
+  cert: string;
+  key: string;
   certFile: string;
   /** True for the generated development certificate. */
   selfSigned: boolean;
@@ -41,7 +44,7 @@ export async function loadTlsIdentity(config: Config): Promise<TlsIdentity | und
       throw err;
     }
     try {
-      return { context: secureContext(cert, key), certFile, selfSigned: false };
+      return { context: secureContext(cert, key), cert, key, certFile, selfSigned: false };
     } catch (err) {
       throw new TlsSetupError(
         `Cannot use tls.cert ${certFile} with tls.key ${keyFile}: ${(err as Error).message}`,
@@ -50,5 +53,11 @@ export async function loadTlsIdentity(config: Config): Promise<TlsIdentity | und
   }
   if (!config.dev) return undefined;
   const pair = await ensureDevCertificate(config.dataDir, config.hostname);
-  return { context: secureContext(pair.cert, pair.key), certFile: pair.certFile, selfSigned: true };
+  return {
+    context: secureContext(pair.cert, pair.key),
+    cert: pair.cert,
+    key: pair.key,
+    certFile: pair.certFile,
+    selfSigned: true,
+  };
 }

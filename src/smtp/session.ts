@@ -43,6 +43,7 @@ import {
 } from "./parse.ts";
 import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
 import { receivedProtocol, submissionHeaders } from "../mail/trace.ts";
+import type { RejectReason } from "../metrics/server_metrics.ts";
 import { removeFields } from "../mail/headers.ts";
 import { claimsToBe } from "../security/auth_results.ts";
 import type { InboundAuthResult } from "../security/inbound_auth.ts";
@@ -66,6 +67,11 @@ export interface SmtpContext {
   outbound?: { wake(): void };
   /** Runs the authentication checks of inbound mail; without it they are skipped. */
   checker?: { check(message: Uint8Array, options: CheckOptions): Promise<InboundAuthResult> };
+  /** Counts accepted and refused messages. */
+  metrics?: {
+    accepted(source: SmtpRole): void;
+    rejected(reason: RejectReason): void;
+  };
 }
 
 /** Which listener the session runs on. */
@@ -334,10 +340,12 @@ export class SmtpSession {
     if (params.body === "BINARYMIME") return reply(555, "5.5.4", "BINARYMIME is not supported");
     const max = this.#ctx.config.maxMessageSize;
     if (params.size !== undefined && params.size > max) {
+      this.#ctx.metrics?.rejected("size");
       return reply(552, "5.3.4", `Message size exceeds fixed maximum message size (${max})`);
     }
     const sender = from ? normalizeRecipient(from.local, from.domain) : "";
     if (this.#user && !maySendAs(this.#ctx.store, this.#user.address, sender)) {
+      this.#ctx.metrics?.rejected("sender");
       return reply(553, "5.7.1", `Sender address <${sender}> not owned by ${this.#user.address}`);
     }
     this.#tx = { sender, params, recipients: [] };
@@ -360,10 +368,14 @@ export class SmtpSession {
     if (address === undefined) return reply(550, "5.1.1", "No postmaster configured here");
     const domain = address.slice(address.lastIndexOf("@") + 1);
     if (!postmaster && !isLocalDomain(store, domain) && !this.#user) {
+      this.#ctx.metrics?.rejected("relay");
       return reply(554, "5.7.1", `Relay access denied for <${address}>`);
     }
     const routes = resolveRecipient(store, address, { postmaster: config.postmaster });
-    if (!routes) return reply(550, "5.1.1", `No such user here: <${address}>`);
+    if (!routes) {
+      this.#ctx.metrics?.rejected("unknown_recipient");
+      return reply(550, "5.1.1", `No such user here: <${address}>`);
+    }
     if (!tx.recipients.some((r) => r.address === address)) tx.recipients.push({ address, routes });
     this.#state = "rcpt";
     return reply(250, "2.1.5", "Recipient OK");
@@ -463,10 +475,12 @@ export class SmtpSession {
     this.#reset();
     this.#buffer = undefined; // the buffer moves to the store's writer and comes back with the answer
     if (content.tooBig) {
+      this.#ctx.metrics?.rejected("size");
       const max = this.#ctx.config.maxMessageSize;
       return reply(552, "5.3.4", `Message size exceeds fixed maximum message size (${max})`);
     }
     if (content.violation) {
+      this.#ctx.metrics?.rejected("smuggling");
       logger.warn("{id} refused a message with {violation} from {remote}", {
         id: this.#conn.id,
         violation: content.violation,
@@ -481,7 +495,10 @@ export class SmtpSession {
     const id = newMessageId();
     const date = new Date();
     const judged = await this.#judge(content.bytes, tx);
-    if ("refuse" in judged) return judged.refuse;
+    if ("refuse" in judged) {
+      this.#ctx.metrics?.rejected("policy");
+      return judged.refuse;
+    }
     let accepted: Accepted;
     try {
       accepted = await acceptMessage(this.#ctx.commits, tx, judged.bytes, {
@@ -514,9 +531,11 @@ export class SmtpSession {
         msg: id,
         error: (err as Error)?.stack ?? String(err),
       });
+      this.#ctx.metrics?.rejected("store_error");
       return reply(451, "4.3.0", "Temporary failure storing the message, try again later");
     }
     this.#messages++;
+    this.#ctx.metrics?.accepted(this.#role);
     logger.info(
       "{id} accepted {msg} from=<{from}> to={to} size={size} local={local} remote={remote}{tls}{user}",
       {

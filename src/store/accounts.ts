@@ -19,6 +19,7 @@ export interface DomainInfo {
 /** A user as listed; the password hash never leaves the store through here. */
 export interface UserInfo {
   address: string;
+  admin: boolean;
   messages: number;
   bytes: number;
   createdAt: Date;
@@ -29,6 +30,8 @@ export interface UserRecord {
   id: number;
   address: string;
   passwordHash: string;
+  /** May administer the server (domains, users, queue) over HTTP. */
+  admin: boolean;
 }
 
 /** One alias target. */
@@ -43,7 +46,9 @@ function domainId(store: Store, name: string): number | undefined {
 
 /** Adds a local domain; fails when it exists already. */
 export function addDomain(store: Store, name: string): void {
-  if (domainId(store, name) !== undefined) throw new StoreError(`Domain ${name} already exists`);
+  if (domainId(store, name) !== undefined) {
+    throw new StoreError(`Domain ${name} already exists`, "conflict");
+  }
   store.run("INSERT INTO domains (name, created_at) VALUES (?, ?)", name, Date.now());
 }
 
@@ -60,7 +65,7 @@ export function ensureDomain(store: Store, name: string): boolean {
 export function removeDomain(store: Store, name: string): void {
   store.transaction(() => {
     const id = domainId(store, name);
-    if (id === undefined) throw new StoreError(`Domain ${name} does not exist`);
+    if (id === undefined) throw new StoreError(`Domain ${name} does not exist`, "not_found");
     const users = store.get<{ n: number }>("SELECT count(*) n FROM users WHERE domain_id = ?", id)!;
     const aliases = store.get<{ n: number }>(
       "SELECT count(*) n FROM aliases WHERE domain_id = ?",
@@ -69,6 +74,7 @@ export function removeDomain(store: Store, name: string): void {
     if (users.n > 0 || aliases.n > 0) {
       throw new StoreError(
         `Domain ${name} still has ${users.n} user(s) and ${aliases.n} alias(es); delete them first`,
+        "conflict",
       );
     }
     store.run("DELETE FROM domains WHERE id = ?", id);
@@ -113,49 +119,95 @@ function isAlias(store: Store, address: string): boolean {
 /** Throws the reason why `address` cannot become a user now, if there is one; gives its domain id. */
 export function checkCanAddUser(store: Store, address: string): number {
   const domain = requireLocalDomain(store, address);
-  if (findUser(store, address)) throw new StoreError(`User ${address} already exists`);
-  if (isAlias(store, address)) throw new StoreError(`${address} is an alias; delete it first`);
+  if (findUser(store, address)) throw new StoreError(`User ${address} already exists`, "conflict");
+  if (isAlias(store, address)) {
+    throw new StoreError(`${address} is an alias; delete it first`, "conflict");
+  }
   return domain;
 }
 
-/** Adds a user with an already hashed password and gives them INBOX, Sent, Drafts, Trash, Junk, Archive. */
-export function addUser(store: Store, address: string, passwordHash: string): void {
-  store.transaction(() => {
+/**
+ * Adds a user with an already hashed password and gives them INBOX, Sent,
+ * Drafts, Trash, Junk, Archive. The first user ever added is an admin, so a
+ * fresh server can be administered at once; `admin` makes any user one.
+ * Returns whether the user is an admin.
+ */
+export function addUser(
+  store: Store,
+  address: string,
+  passwordHash: string,
+  options: { admin?: boolean } = {},
+): boolean {
+  return store.transaction(() => {
     const domain = checkCanAddUser(store, address);
+    const first = store.run(
+      "INSERT INTO settings (name, value) VALUES ('first_user', ?) ON CONFLICT (name) DO NOTHING",
+      address,
+    ).changes > 0;
+    const admin = first || options.admin === true;
     const { lastInsertRowid: userId } = store.run(
-      "INSERT INTO users (address, domain_id, password_hash, created_at) VALUES (?, ?, ?, ?)",
+      `INSERT INTO users (address, domain_id, password_hash, created_at, admin)
+       VALUES (?, ?, ?, ?, ?)`,
       address,
       domain,
       passwordHash,
       Date.now(),
+      admin ? 1 : 0,
     );
     ensureStandardFolders(store, userId); // INBOX and the special-use mailboxes (RFC 6154)
+    return admin;
   });
 }
 
-/** Replaces a user's password hash. */
+/** Makes a user an admin or not. */
+export function setAdmin(store: Store, address: string, admin: boolean): void {
+  const r = store.run("UPDATE users SET admin = ? WHERE address = ?", admin ? 1 : 0, address);
+  if (r.changes === 0) throw new StoreError(`User ${address} does not exist`, "not_found");
+}
+
+/**
+ * Replaces a user's password hash and ends their web sessions, so a stolen
+ * session does not outlive the password it was opened with.
+ */
 export function setPasswordHash(store: Store, address: string, passwordHash: string): void {
-  const r = store.run(
-    "UPDATE users SET password_hash = ? WHERE address = ?",
-    passwordHash,
-    address,
-  );
-  if (r.changes === 0) throw new StoreError(`User ${address} does not exist`);
+  store.transaction(() => {
+    const r = store.run(
+      "UPDATE users SET password_hash = ? WHERE address = ?",
+      passwordHash,
+      address,
+    );
+    if (r.changes === 0) throw new StoreError(`User ${address} does not exist`, "not_found");
+    store.run(
+      "DELETE FROM web_sessions WHERE user_id = (SELECT id FROM users WHERE address = ?)",
+      address,
+    );
+  });
 }
 
 /** Removes a user with all their mailboxes and messages. */
 export function removeUser(store: Store, address: string): void {
   const r = store.run("DELETE FROM users WHERE address = ?", address);
-  if (r.changes === 0) throw new StoreError(`User ${address} does not exist`);
+  if (r.changes === 0) throw new StoreError(`User ${address} does not exist`, "not_found");
 }
 
 /** The user with this address, or undefined. */
 export function findUser(store: Store, address: string): UserRecord | undefined {
-  const row = store.get<{ id: number; address: string; password_hash: string }>(
-    "SELECT id, address, password_hash FROM users WHERE address = ?",
+  const row = store.get<{ id: number; address: string; password_hash: string; admin: number }>(
+    "SELECT id, address, password_hash, admin FROM users WHERE address = ?",
     address,
   );
-  return row && { id: row.id, address: row.address, passwordHash: row.password_hash };
+  return row && {
+    id: row.id,
+    address: row.address,
+    passwordHash: row.password_hash,
+    admin: row.admin === 1,
+  };
+}
+
+/** The user with this id, or undefined. */
+export function findUserById(store: Store, id: number): UserRecord | undefined {
+  const row = store.get<{ address: string }>("SELECT address FROM users WHERE id = ?", id);
+  return row && findUser(store, row.address);
 }
 
 /** The addresses of the users whose local part is `local` (any domain). */
@@ -175,14 +227,17 @@ export function oldestUser(store: Store): string | undefined {
 
 /** All users, sorted by address, with the size of their mail. */
 export function listUsers(store: Store): UserInfo[] {
-  return store.all<{ address: string; created_at: number; messages: number; bytes: number }>(
-    `SELECT u.address, u.created_at, count(e.uid) messages, coalesce(sum(e.size), 0) bytes
+  return store.all<
+    { address: string; admin: number; created_at: number; messages: number; bytes: number }
+  >(
+    `SELECT u.address, u.admin, u.created_at, count(e.uid) messages, coalesce(sum(e.size), 0) bytes
      FROM users u
      LEFT JOIN mailboxes m ON m.user_id = u.id
      LEFT JOIN mailbox_entries e ON e.mailbox_id = m.id
      GROUP BY u.id ORDER BY u.address`,
   ).map((r) => ({
     address: r.address,
+    admin: r.admin === 1,
     messages: r.messages,
     bytes: r.bytes,
     createdAt: new Date(r.created_at),
@@ -193,7 +248,9 @@ export function listUsers(store: Store): UserInfo[] {
 export function addAlias(store: Store, address: string, target: string): void {
   store.transaction(() => {
     const domain = requireLocalDomain(store, address);
-    if (findUser(store, address)) throw new StoreError(`${address} is a user; an alias cannot be`);
+    if (findUser(store, address)) {
+      throw new StoreError(`${address} is a user; an alias cannot be`, "conflict");
+    }
     if (address === target) throw new StoreError(`Alias ${address} cannot point to itself`);
     const r = store.run(
       `INSERT INTO aliases (address, domain_id, target, created_at) VALUES (?, ?, ?, ?)
@@ -203,14 +260,16 @@ export function addAlias(store: Store, address: string, target: string): void {
       target,
       Date.now(),
     );
-    if (r.changes === 0) throw new StoreError(`Alias ${address} -> ${target} already exists`);
+    if (r.changes === 0) {
+      throw new StoreError(`Alias ${address} -> ${target} already exists`, "conflict");
+    }
   });
 }
 
 /** Removes an alias with all its targets. */
 export function removeAlias(store: Store, address: string): void {
   const r = store.run("DELETE FROM aliases WHERE address = ?", address);
-  if (r.changes === 0) throw new StoreError(`Alias ${address} does not exist`);
+  if (r.changes === 0) throw new StoreError(`Alias ${address} does not exist`, "not_found");
 }
 
 /** The targets of an alias (empty when it is not one). */
@@ -221,7 +280,20 @@ export function aliasTargets(store: Store, address: string): string[] {
   ).map((r) => r.target);
 }
 
-/** All aliases, sorted. */
-export function listAliases(store: Store): AliasInfo[] {
+/** All aliases, sorted; with `target`, only those that deliver to it. */
+export function listAliases(store: Store, options: { target?: string } = {}): AliasInfo[] {
+  if (options.target !== undefined) {
+    return store.all<AliasInfo>(
+      "SELECT address, target FROM aliases WHERE target = ? ORDER BY address",
+      options.target,
+    );
+  }
   return store.all<AliasInfo>("SELECT address, target FROM aliases ORDER BY address, target");
+}
+
+/** How many local domains and users there are. */
+export function accountCounts(store: Store): { domains: number; users: number } {
+  return store.get<{ domains: number; users: number }>(
+    "SELECT (SELECT count(*) FROM domains) domains, (SELECT count(*) FROM users) users",
+  )!;
 }

@@ -53,14 +53,24 @@ export class CommitQueue {
   #closedWaiter: (() => void) | undefined;
 
   readonly #onCommitted?: (result: DeliveryResult) => void;
+  readonly #onBatch?: (size: number, seconds: number) => void;
+  #batchStarted = 0;
 
   /**
    * Deliveries go to the same SQLite file as `store`. `onCommitted` hears of
    * every stored delivery (IMAP sessions watch their mailboxes through it).
    */
-  constructor(store: Store, options: { onCommitted?: (result: DeliveryResult) => void } = {}) {
+  constructor(
+    store: Store,
+    options: {
+      onCommitted?: (result: DeliveryResult) => void;
+      /** Hears of each batch committed: how many deliveries, how long it took. */
+      onBatch?: (size: number, seconds: number) => void;
+    } = {},
+  ) {
     this.#path = store.path;
     this.#onCommitted = options.onCommitted;
+    this.#onBatch = options.onBatch;
   }
 
   /** Stores a delivery; resolves once it is durable. */
@@ -112,6 +122,7 @@ export class CommitQueue {
       p.offset = p.delivery.body.byteOffset;
       p.length = p.delivery.body.length;
     }
+    this.#batchStarted = performance.now();
     this.#worker!.postMessage({ type: "batch", id: ++this.#nextId, deliveries }, buffers);
   }
 
@@ -133,6 +144,10 @@ export class CommitQueue {
         }
         break;
       case "done":
+        this.#onBatch?.(
+          msg.outcomes!.length,
+          (performance.now() - this.#batchStarted) / 1000,
+        );
         this.#finish(msg.outcomes!, msg.buffers);
         break;
       case "closed":

@@ -11,11 +11,16 @@ import { migrations } from "./migrations.ts";
 /** How long a writer waits for another process's lock before failing. */
 const BUSY_TIMEOUT_MS = 10_000;
 
+/** What kind of rule a {@link StoreError} is about (the HTTP API answers 404, 409 or 422). */
+export type StoreErrorKind = "not_found" | "conflict" | "invalid";
+
 /** Raised for a store operation that breaks a rule the caller can fix (duplicate user, unknown domain). */
 export class StoreError extends Error {
-  constructor(message: string) {
+  readonly kind: StoreErrorKind;
+  constructor(message: string, kind: StoreErrorKind = "invalid") {
     super(message);
     this.name = "StoreError";
+    this.kind = kind;
   }
 }
 
@@ -80,6 +85,15 @@ export class Store {
   }
 
   /** The schema version of the open database. */
+  /** True when the database answers a query (health checks). */
+  healthy(): boolean {
+    try {
+      return this.db.isOpen && this.get<{ ok: number }>("SELECT 1 ok")?.ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
   get schemaVersion(): number {
     return (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
   }

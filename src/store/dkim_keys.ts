@@ -80,6 +80,7 @@ export function checkCanAddDkimKey(store: Store, domain: string, selector: strin
   if (taken !== undefined) {
     throw new StoreError(
       `DKIM key ${selector} of ${domain} already exists; choose another with --selector`,
+      "conflict",
     );
   }
 }

@@ -148,6 +148,21 @@ export function entriesBetween(store: Store, mailboxId: number, from: number, to
   ).map(entry);
 }
 
+/** At most `limit` entries with uids above `afterUid`, ascending (for reading a mailbox in pages). */
+export function entriesAfter(
+  store: Store,
+  mailboxId: number,
+  afterUid: number,
+  limit: number,
+): Entry[] {
+  return store.all<Row>(
+    `SELECT ${COLUMNS} FROM mailbox_entries WHERE mailbox_id = ? AND uid > ? ORDER BY uid LIMIT ?`,
+    mailboxId,
+    afterUid,
+    limit,
+  ).map(entry);
+}
+
 /** One entry by uid. */
 export function entryByUid(store: Store, mailboxId: number, uid: number): Entry | undefined {
   const r = store.get<Row>(

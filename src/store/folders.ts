@@ -91,7 +91,9 @@ export function createFolder(store: Store, userId: number, name: string): void {
   const clean = name.endsWith(SEPARATOR) ? name.slice(0, -1) : name;
   checkName(clean);
   store.transaction(() => {
-    if (findFolder(store, userId, clean)) throw new StoreError(`Mailbox already exists: ${clean}`);
+    if (findFolder(store, userId, clean)) {
+      throw new StoreError(`Mailbox already exists: ${clean}`, "conflict");
+    }
     const parts = clean.split(SEPARATOR);
     for (let i = 1; i <= parts.length; i++) {
       const path = parts.slice(0, i).join(SEPARATOR);
@@ -109,10 +111,13 @@ export function hasChildren(store: Store, userId: number, name: string): boolean
 export function deleteFolder(store: Store, userId: number, name: string): void {
   store.transaction(() => {
     const folder = findFolder(store, userId, name);
-    if (!folder) throw new StoreError(`No such mailbox: ${name}`);
+    if (!folder) throw new StoreError(`No such mailbox: ${name}`, "not_found");
     if (folder.name === INBOX) throw new StoreError("INBOX cannot be deleted");
     if (hasChildren(store, userId, folder.name)) {
-      throw new StoreError(`Mailbox ${folder.name} has child mailboxes; delete them first`);
+      throw new StoreError(
+        `Mailbox ${folder.name} has child mailboxes; delete them first`,
+        "conflict",
+      );
     }
     store.run("DELETE FROM mailboxes WHERE id = ?", folder.id);
   });
@@ -126,8 +131,10 @@ export function renameFolder(store: Store, userId: number, from: string, to: str
   checkName(to);
   store.transaction(() => {
     const folder = findFolder(store, userId, from);
-    if (!folder) throw new StoreError(`No such mailbox: ${from}`);
-    if (findFolder(store, userId, to)) throw new StoreError(`Mailbox already exists: ${to}`);
+    if (!folder) throw new StoreError(`No such mailbox: ${from}`, "not_found");
+    if (findFolder(store, userId, to)) {
+      throw new StoreError(`Mailbox already exists: ${to}`, "conflict");
+    }
     if (to.toUpperCase() === INBOX) throw new StoreError("Cannot rename a mailbox to INBOX");
     if (folder.name !== INBOX && to.startsWith(folder.name + SEPARATOR)) {
       throw new StoreError(`Cannot rename ${folder.name} into itself`);
@@ -165,7 +172,7 @@ export function renameFolder(store: Store, userId: number, from: string, to: str
 /** Subscribes to or unsubscribes from a mailbox (RFC 9051 §6.3.7). */
 export function setSubscribed(store: Store, userId: number, name: string, on: boolean): void {
   const folder = findFolder(store, userId, name);
-  if (!folder) throw new StoreError(`No such mailbox: ${name}`);
+  if (!folder) throw new StoreError(`No such mailbox: ${name}`, "not_found");
   store.run("UPDATE mailboxes SET subscribed = ? WHERE id = ?", on ? 1 : 0, folder.id);
 }
 

@@ -190,3 +190,9 @@ export function insertDelivery(store: Store, delivery: Delivery): DeliveryResult
   }
   return { messageId, entries, queueId };
 }
+
+/** How many messages now stored arrived at or after `since` (ms since the epoch). */
+export function messagesStoredSince(store: Store, since: number): number {
+  return store.get<{ n: number }>("SELECT count(*) n FROM messages WHERE created_at >= ?", since)!
+    .n;
+}

@@ -146,4 +146,33 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX mailbox_entries_modseq ON mailbox_entries(mailbox_id, modseq);
   `,
+  // 6: the HTTP layer. Admins (the first user ever added is one; `settings` remembers that
+  // one was added, so deleting every user does not make the next one an admin); API tokens and
+  // web sign-in sessions, both stored as SHA-256 of a random secret the holder alone knows;
+  // messages by arrival time.
+  `
+  ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0 CHECK (admin IN (0, 1));
+  CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  UPDATE users SET admin = 1 WHERE id = (SELECT min(id) FROM users);
+  INSERT INTO settings (name, value) SELECT 'first_user', address FROM users ORDER BY id LIMIT 1;
+  CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    secret_hash TEXT NOT NULL UNIQUE,
+    -- NULL: an admin token; else the token acts as this user.
+    user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+  );
+  CREATE TABLE web_sessions (
+    secret_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX web_sessions_user ON web_sessions(user_id);
+  -- The admin page's "messages today".
+  CREATE INDEX messages_created ON messages(created_at);
+  `,
 ];

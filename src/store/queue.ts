@@ -34,6 +34,23 @@ export interface QueueItem {
   }[];
 }
 
+/** A queue item as JSON (`queue list --json`, the API): ISO dates, null for none. */
+export function queueItemJson(item: QueueItem) {
+  return {
+    id: item.id,
+    sender: item.sender,
+    size: item.size,
+    queuedAt: item.queuedAt.toISOString(),
+    recipients: item.recipients.map((r) => ({
+      address: r.address,
+      status: r.status,
+      attempts: r.attempts,
+      nextAttemptAt: r.status === "pending" ? r.nextAttemptAt.toISOString() : null,
+      lastError: r.lastError ?? null,
+    })),
+  };
+}
+
 /** Pending recipients whose next attempt is due at `now`, oldest due first. */
 export function dueRecipients(store: Store, now: number, limit = 500): DueRecipient[] {
   return store.all<{
@@ -186,4 +203,12 @@ export function retryNow(store: Store, queueId: number): boolean {
 /** Removes a queue item without delivering it; false when there is no such item. */
 export function deleteQueueItem(store: Store, queueId: number): boolean {
   return store.run("DELETE FROM queue WHERE id = ?", queueId).changes > 0;
+}
+
+/** How many messages wait in the queue and when the oldest was queued (ms; undefined when empty). */
+export function queueStats(store: Store): { messages: number; oldestAt?: number } {
+  const row = store.get<{ n: number; oldest: number | null }>(
+    "SELECT count(*) n, min(created_at) oldest FROM queue",
+  )!;
+  return { messages: row.n, oldestAt: row.oldest ?? undefined };
 }

@@ -1,0 +1,156 @@
+/**
+ * What the running server counts, for `/metrics` and the admin page: the
+ * metrics are declared here once, with their names, help and labels; the
+ * listeners, sessions, queue runner and commit queue report into them.
+ * Label values come from small fixed sets (listener names, reasons,
+ * results), never from addresses.
+ */
+import type { Store } from "../store/db.ts";
+import { queueStats } from "../store/queue.ts";
+import { VERSION } from "../version.ts";
+import { MetricsRegistry } from "./registry.ts";
+
+/** Why a message was refused, as counted. */
+export type RejectReason =
+  | "relay"
+  | "unknown_recipient"
+  | "size"
+  | "smuggling"
+  | "policy"
+  | "sender"
+  | "store_error";
+
+/** The server's metrics and the calls that move them. */
+export class ServerMetrics {
+  readonly registry: MetricsRegistry;
+  readonly #connectionsOpen;
+  readonly #connectionsTotal;
+  readonly #accepted;
+  readonly #rejected;
+  readonly #deliveries;
+  readonly #authFailures;
+  readonly #commitBatch;
+  readonly #commitSeconds;
+  readonly #httpRequests;
+  readonly startedAt = Date.now();
+  #open = 0;
+
+  constructor(store: Store) {
+    const r = new MetricsRegistry();
+    this.registry = r;
+    r.gauge("postino_info", "The running version", ["version"]).set({ version: VERSION }, 1);
+    r.gauge("process_start_time_seconds", "When the process started (Unix time)").set(
+      undefined,
+      Math.floor(this.startedAt / 1000),
+    );
+    r.gauge("process_resident_memory_bytes", "Resident memory of the process", [], (g) => {
+      g.set(undefined, Deno.memoryUsage().rss);
+    });
+    this.#connectionsOpen = r.gauge(
+      "postino_connections_open",
+      "Connections open now, per listener",
+      ["listener"],
+    );
+    this.#connectionsTotal = r.counter(
+      "postino_connections_total",
+      "Connections accepted since start, per listener",
+      ["listener"],
+    );
+    this.#accepted = r.counter(
+      "postino_messages_accepted_total",
+      "Messages accepted (committed) since start, by how they came",
+      ["source"],
+    );
+    this.#rejected = r.counter(
+      "postino_messages_rejected_total",
+      "Messages and recipients refused since start, per reason",
+      ["reason"],
+    );
+    this.#deliveries = r.counter(
+      "postino_deliveries_total",
+      "Outbound delivery attempts per recipient, per result",
+      ["result"],
+    );
+    r.gauge("postino_queue_messages", "Messages in the outbound queue", [], (g) => {
+      g.set(undefined, queueStats(store).messages);
+    });
+    r.gauge(
+      "postino_queue_oldest_age_seconds",
+      "Age of the oldest message in the outbound queue (0 when empty)",
+      [],
+      (g) => {
+        const { oldestAt } = queueStats(store);
+        g.set(undefined, oldestAt === undefined ? 0 : Math.max(0, (Date.now() - oldestAt) / 1000));
+      },
+    );
+    this.#authFailures = r.counter(
+      "postino_auth_failures_total",
+      "Failed logins since start, per protocol",
+      ["protocol"],
+    );
+    this.#commitBatch = r.histogram(
+      "postino_commit_batch_size",
+      "Deliveries committed together in one transaction (group commit)",
+      [1, 2, 4, 8, 16, 32, 64, 128],
+    );
+    this.#commitSeconds = r.histogram(
+      "postino_commit_seconds",
+      "Time from a batch's hand-over to the writer until it is durable",
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
+    this.#httpRequests = r.counter(
+      "postino_http_requests_total",
+      "HTTP requests answered, per listener and status class",
+      ["listener", "status"],
+    );
+    for (const source of ["mx", "submission", "api"]) this.#accepted.inc({ source }, 0);
+  }
+
+  /** A connection was accepted (+1) or ended (-1) on `listener`. */
+  connection(listener: string, delta: 1 | -1): void {
+    this.#connectionsOpen.inc({ listener }, delta);
+    this.#open += delta;
+    if (delta > 0) this.#connectionsTotal.inc({ listener });
+  }
+
+  /** Mail connections open now, all listeners together. */
+  openConnections(): number {
+    return this.#open;
+  }
+
+  /** A message was committed. */
+  accepted(source: "mx" | "submission" | "api"): void {
+    this.#accepted.inc({ source });
+  }
+
+  /** Messages committed since start. */
+  acceptedSinceStart(): number {
+    return ["mx", "submission", "api"].reduce((n, source) => n + this.#accepted.get({ source }), 0);
+  }
+
+  /** A message or recipient was refused. */
+  rejected(reason: RejectReason): void {
+    this.#rejected.inc({ reason });
+  }
+
+  /** One recipient's delivery attempt ended so. */
+  delivery(result: "delivered" | "deferred" | "failed", count = 1): void {
+    this.#deliveries.inc({ result }, count);
+  }
+
+  /** A login failed. */
+  authFailure(protocol: string): void {
+    this.#authFailures.inc({ protocol });
+  }
+
+  /** A group commit of `size` deliveries took `seconds`. */
+  commit(size: number, seconds: number): void {
+    this.#commitBatch.observe(undefined, size);
+    this.#commitSeconds.observe(undefined, seconds);
+  }
+
+  /** An HTTP request was answered with `status`. */
+  httpRequest(listener: string, status: number): void {
+    this.#httpRequests.inc({ listener, status: `${Math.floor(status / 100)}xx` });
+  }
+}
