@@ -340,7 +340,8 @@ Deno.test("postino domain, user and alias commands list what was added", async (
     );
     assert.equal(
       await run(["user", "list"]),
-      "alice@example.com\t0 messages\t0 bytes\nbob@xn--bcher-kva.example\t0 messages\t0 bytes\n",
+      // The first user ever added is an admin.
+      "alice@example.com\t0 messages\t0 bytes\tadmin\nbob@xn--bcher-kva.example\t0 messages\t0 bytes\n",
     );
     assert.equal(
       await run(["domain", "list"]),
@@ -359,6 +360,90 @@ Deno.test("postino domain, user and alias commands list what was added", async (
     // The hashes are in the store, but never in anything printed.
     assert.match(storedHash(dir, "alice@example.com") ?? "", /^\$scrypt\$/);
     for (const output of outputs) assert.ok(!output.includes("$scrypt$"), output);
+  });
+});
+
+Deno.test("postino user admin and --admin decide who administers; the first user is one", async () => {
+  await withTempDir(async (dir) => {
+    const run = (args: string[], stdin?: string) => runCli(args, { dataDir: dir, stdin });
+    const admins = async () =>
+      lines(assertOk(await run(["user", "list"])))
+        .filter((l) => l.endsWith("\tadmin"))
+        .map((l) => l.split("\t")[0]);
+    assertOk(await run(["domain", "add", "example.com"]));
+    assertOk(await run(["user", "add", "a@example.com", "--password-stdin"], "pw\n"));
+    assertOk(await run(["user", "add", "b@example.com", "--password-stdin"], "pw\n"));
+    assertOk(await run(["user", "add", "c@example.com", "--password-stdin", "--admin"], "pw\n"));
+    assert.deepEqual(await admins(), ["a@example.com", "c@example.com"]);
+    assert.equal(
+      assertOk(await run(["user", "admin", "b@example.com", "on"])),
+      "b@example.com is now an admin\n",
+    );
+    assertOk(await run(["user", "admin", "a@example.com", "off"]));
+    assert.deepEqual(await admins(), ["b@example.com", "c@example.com"]);
+    // Deleting every user does not make the next one an admin: only the first ever is.
+    for (const u of ["a", "b", "c"]) assertOk(await run(["user", "del", `${u}@example.com`]));
+    assertOk(await run(["user", "add", "d@example.com", "--password-stdin"], "pw\n"));
+    assert.deepEqual(await admins(), []);
+    assertFails(
+      await run(["user", "admin", "d@example.com", "maybe"]),
+      2,
+      "postino: Expected on or off, not 'maybe' (see 'postino user --help')",
+    );
+    assertFails(
+      await run(["user", "admin", "nobody@example.com", "on"]),
+      1,
+      "postino: User nobody@example.com does not exist",
+    );
+    assertFails(
+      await run(["user", "list", "--admin"]),
+      2,
+      "postino: Option --admin is for add only",
+    );
+  });
+});
+
+Deno.test("postino token create prints a token once; list and del manage them", async () => {
+  await withTempDir(async (dir) => {
+    const run = (args: string[]) => runCli(args, { dataDir: dir });
+    assertOk(await run(["domain", "add", "example.com"]));
+    assertOk(
+      await runCli(["user", "add", "a@example.com", "--password-stdin"], {
+        dataDir: dir,
+        stdin: "pw\n",
+      }),
+    );
+    const created = await run(["token", "create", "ci"]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /^postino_[A-Za-z0-9_-]{43}\n$/);
+    assert.match(created.stderr, /shown only this once/);
+    const mine = await run(["token", "create", "mine", "--user", "A@Example.com"]);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.notEqual(mine.stdout, created.stdout);
+    const listed = lines(assertOk(await run(["token", "list"])));
+    assert.deepEqual(listed.map((l) => l.split("\t").slice(0, 2)), [
+      ["ci", "admin"],
+      ["mine", "a@example.com"],
+    ]);
+    // The secret is nowhere in the listing or the store.
+    for (const secret of [created.stdout.trim(), mine.stdout.trim()]) {
+      assert.ok(!listed.join("\n").includes(secret));
+      const db = await Deno.readFile(join(dir, "postino.db"));
+      assert.ok(!new TextDecoder("latin1").decode(db).includes(secret));
+    }
+    assertFails(await run(["token", "create", "ci"]), 1, "postino: Token ci already exists");
+    assertFails(
+      await run(["token", "create", "x", "--user", "nobody@example.com"]),
+      1,
+      "postino: User nobody@example.com does not exist",
+    );
+    assertFails(await run(["token", "create", "bad name!"]), 1, /Invalid token name/);
+    assertFails(await run(["token", "list", "--user", "a@example.com"]), 2, /--user is for create/);
+    assert.equal(assertOk(await run(["token", "del", "ci"])), "Deleted token ci\n");
+    assertFails(await run(["token", "del", "ci"]), 1, "postino: Token ci does not exist");
+    assert.deepEqual(lines(assertOk(await run(["token", "list"]))).map((l) => l.split("\t")[0]), [
+      "mine",
+    ]);
   });
 });
 
@@ -421,6 +506,8 @@ const helps: [args: string[], usage: RegExp][] = [
   [["alias", "--help"], /postino alias add ALIAS TARGET/],
   [["help", "queue"], /postino queue list \[--json\][\s\S]*ID is the number/],
   [["version", "--help"], /Usage: postino version/],
+  [["token", "--help"], /postino token create NAME \[--user ADDRESS\]/],
+  [["user", "--help"], /postino user admin ADDRESS on\|off/],
 ];
 
 for (const [args, usage] of helps) {

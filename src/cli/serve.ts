@@ -27,6 +27,10 @@ Options:
   --pop3s ADDR:PORT        POP3 over implicit TLS (995; dev 2995)
   --imap ADDR:PORT         IMAP with STARTTLS (143; dev 2143)
   --imaps ADDR:PORT        IMAP over implicit TLS (993; dev 2993)
+  --http ADDR:PORT         web admin, account page, JSON API, autoconfig, metrics (80;
+                           dev 8025); from elsewhere than loopback, only autoconfig,
+                           health and ACME when HTTPS runs (the rest redirects there)
+  --https ADDR:PORT        the same over TLS (443; dev off)
   --tls-cert FILE          certificate chain (PEM, leaf first), checked at start
   --tls-key FILE           its private key (PEM, not encrypted)
   --relay HOST:PORT        send all outbound mail through this smarthost

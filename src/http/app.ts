@@ -20,7 +20,7 @@ import { authenticate, isLoopback } from "./auth.ts";
 import type { HttpEnv, HttpServices } from "./context.ts";
 import { ApiError, errorResponse, jsonError, unauthorized } from "./errors.ts";
 import { openApiDocument } from "./openapi.ts";
-import { mountRoutes, type RouteSpec } from "./route.ts";
+import { allowedMethods, mountRoutes, type RouteSpec } from "./route.ts";
 import { mountUi } from "./ui/pages.ts";
 import { mountWellKnown } from "./well_known.ts";
 
@@ -110,14 +110,26 @@ export function createHttpApp(services: HttpServices): Hono<{ Bindings: HttpEnv 
   mountWellKnown(app, services);
   mountUi(app);
 
-  app.notFound((c) =>
-    c.req.path.startsWith("/api/")
-      ? jsonError(404, `No such API path: ${c.req.method} ${c.req.path}`)
-      : new Response("Not found\n", {
+  app.notFound((c) => {
+    if (!c.req.path.startsWith("/api/")) {
+      return new Response("Not found\n", {
         status: 404,
         headers: { "Content-Type": "text/plain; charset=utf-8" },
-      })
-  );
+      });
+    }
+    const allowed = allowedMethods(routes, c.req.path);
+    if (allowed.length > 0) {
+      return jsonError(
+        405,
+        `${c.req.method} is not allowed here; use ${allowed.join(", ")}`,
+        undefined,
+        {
+          Allow: allowed.join(", "),
+        },
+      );
+    }
+    return jsonError(404, `No such API path: ${c.req.method} ${c.req.path}`);
+  });
   app.onError((err) => errorResponse(err));
   return app;
 }

@@ -4,6 +4,7 @@
  * from loopback, as for the mail protocols; failures share the mail
  * protocols' login throttle.
  */
+import { connectionId } from "../net/listener.ts";
 import { findUser } from "../store/accounts.ts";
 import { findApiToken } from "../store/api_tokens.ts";
 import { findWebSession } from "../store/web_sessions.ts";
@@ -103,7 +104,7 @@ async function basic(value: string, env: HttpEnv, services: HttpServices): Promi
     password: decoded.slice(colon + 1),
     remoteAddress: env.remoteAddr,
     protocol: "http",
-    connectionId: "http",
+    connectionId: connectionId(),
   });
   if (!user) throw unauthorized("Wrong address or password");
   const record = findUser(services.store, user.address);
@@ -121,7 +122,7 @@ async function bearer(value: string, env: HttpEnv, services: HttpServices): Prom
       username: "(api token)",
       remoteAddress: env.remoteAddr,
       protocol: "http",
-      connectionId: "http",
+      connectionId: connectionId(),
     });
     throw unauthorized("Unknown API token");
   }

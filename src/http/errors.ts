@@ -30,6 +30,21 @@ export function unauthorized(message = "Authentication required"): ApiError {
   return new ApiError(401, message, undefined, CHALLENGE);
 }
 
+/**
+ * Runs a store call whose refusals are about the request field `field` (a
+ * user in a domain that is not local: "address"), so the 422 names it.
+ */
+export function withField<T>(field: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (err instanceof StoreError && err.kind === "invalid") {
+      throw new ApiError(422, err.message, field);
+    }
+    throw err;
+  }
+}
+
 const STORE_STATUS = { not_found: 404, conflict: 409, invalid: 422 } as const;
 
 const logger = log("http");

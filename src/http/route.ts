@@ -100,6 +100,19 @@ async function dispatch(
   }
 }
 
+/**
+ * The methods `routes` offer for `path`, for a 405's Allow header (RFC 9110
+ * §15.5.6); empty when no route has that path.
+ */
+export function allowedMethods(routes: readonly RouteSpec<never>[], path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of routes) {
+    const pattern = new RegExp(`^${route.path.replace(/\{\w+\}/g, "[^/]+")}$`);
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  return [...methods];
+}
+
 /** Reads a JSON body of at most `limit` bytes and checks it against `schema`. */
 export async function readJson(request: Request, schema: Schema, limit: number): Promise<unknown> {
   const type = request.headers.get("content-type") ?? "";

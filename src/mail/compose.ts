@@ -92,6 +92,7 @@ const QP_LINE = 76; // RFC 2045 §6.7 (5)
 
 const ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~"; // RFC 5322 §3.2.3
 const DOT_ATOM = new RegExp(`^[${ATEXT}]+(?:\\.[${ATEXT}]+)*$`);
+const ATOM = new RegExp(`^[${ATEXT}]+$`);
 const PLAIN_PHRASE = new RegExp(`^[${ATEXT}]+(?: [${ATEXT}]+)*$`);
 const DOMAIN_CHARS = /^[A-Za-z0-9.\-\u0080-\u{10ffff}]+$/u;
 const TOKEN = "[A-Za-z0-9!#$%&'*+\\-.^_`{|}~]{1,127}"; // RFC 2045 §5.1 token; RFC 6838 §4.2 length
@@ -352,6 +353,24 @@ function addEncodedWords(field: Field, text: string, lead = " "): void {
     let chunk = "";
     let j = i;
     while (j < units.length && size(chunk + units[j]) <= limit) chunk += units[j++];
+    // End a word after a space when one is in reach: decoders that join encoded-words with a
+    // space (Python's email in phrases, before gh-128110) then misplace a space, not a letter.
+    if (j < units.length) {
+      let k = j;
+      while (k > i + 1 && !/^[ \t]$/.test(units[k - 1])) k--;
+      if (k > i + 1) {
+        j = k;
+        chunk = units.slice(i, j).join("");
+      } else if (field.room < LINE) {
+        // A word that would fit whole in a word of its own goes to the next line instead.
+        let end = i;
+        while (end < units.length && !/^[ \t]$/.test(units[end])) end++;
+        if (size(units.slice(i, Math.min(end + 1, units.length)).join("")) <= WORD - lead.length) {
+          field.fold();
+          continue;
+        }
+      }
+    }
     if (j === i) {
       const points = Array.from(units[i]);
       if (field.room < LINE) field.fold(); // try on a line of its own
@@ -389,8 +408,11 @@ function addUnstructured(field: Field, value: string, encode: (word: string) => 
 
 /** Adds a display name (RFC 5322 §3.2.5 phrase): atoms, a quoted-string, or encoded-words. */
 function addPhrase(field: Field, name: string): void {
-  if (NON_ASCII.test(name) || name.includes("=?")) addEncodedWords(field, name);
-  else if (PLAIN_PHRASE.test(name)) { for (const word of name.split(" ")) field.add(` ${word}`); }
+  if (NON_ASCII.test(name) || name.includes("=?")) {
+    // Only the words that need it are encoded: Python's email (before gh-128110) joins words
+    // split across encoded-words with a space, so a name encoded whole could read back wrong.
+    addUnstructured(field, name, (word) => !ATOM.test(word) || word.includes("=?"));
+  } else if (PLAIN_PHRASE.test(name)) { for (const word of name.split(" ")) field.add(` ${word}`); }
   else {
     // RFC 5322 §3.2.4: a quoted-string may fold at its spaces.
     const quoted = `"${name.replace(/[\\"]/g, "\\$&")}"`;

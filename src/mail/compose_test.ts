@@ -315,7 +315,17 @@ const ORACLE: [string, ComposeInput][] = [
       cc: [
         { name: 'He said "hi" \\ back', address: "q@example.com" },
         { name: "O'Brien (Jr.)", address: "ob@example.com" },
+        {
+          name: "A long display name, with a comma, that has to fold inside its quotes",
+          address: "l@example.com",
+        },
         { name: "=?utf-8?B?Zm9v?=", address: "literal@example.com" },
+        {
+          // ASCII words stay plain, so no encoded-word ends inside one (gh-128110).
+          name:
+            "Ünïcödé Ñame With Many Words That Goes On And On Beyond Seventy Five Characters Ünïcödé",
+          address: "long@example.com",
+        },
       ],
       headers: {
         "Reply-To": 'Jörg Müller <joerg@example.com>, "Support, Team" <support@example.com>',

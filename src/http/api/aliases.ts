@@ -1,5 +1,6 @@
 /** /api/v1/aliases: list, add and delete aliases. */
 import { addAlias, listAliases, removeAlias } from "../../store/accounts.ts";
+import { withField } from "../errors.ts";
 import { json, noContent, type RouteSpec } from "../route.ts";
 import { s } from "../schema.ts";
 import { addressFrom } from "./users.ts";
@@ -44,7 +45,11 @@ export const aliasRoutes = [
     handle: ({ body, services }) => {
       const address = addressFrom(body.alias, "alias");
       const target = addressFrom(body.target, "target");
-      addAlias(services.store, address, target);
+      // The one rule about the target is that it differs from the alias.
+      withField(
+        address === target ? "target" : "alias",
+        () => addAlias(services.store, address, target),
+      );
       return json({ alias: address, target }, 201);
     },
   } satisfies RouteSpec<{ alias: string; target: string }>,

@@ -9,7 +9,7 @@ import {
   isValidSelector,
 } from "../../security/dkim.ts";
 import { addDkimKey, checkCanAddDkimKey, listDkimKeys } from "../../store/dkim_keys.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, withField } from "../errors.ts";
 import { json, type RouteSpec } from "../route.ts";
 import { s } from "../schema.ts";
 
@@ -72,7 +72,7 @@ export const dkimRoutes = [
         throw new ApiError(422, "Use letters, digits, hyphens and dots", "selector");
       }
       const algorithm = (body.algorithm ?? "rsa") as DkimAlgorithm;
-      checkCanAddDkimKey(services.store, domain, selector);
+      withField("domain", () => checkCanAddDkimKey(services.store, domain, selector));
       const made = await generateDkimKey(algorithm);
       addDkimKey(services.store, { domain, selector, ...made });
       const record = dnsRecord(domain, selector, made);

@@ -5,11 +5,22 @@
  * Sent mailbox.
  */
 import { AddressError, normalizeDomain } from "../../address.ts";
+import { maySendAs } from "../../delivery/router.ts";
 import { SubmitError, submitMessage } from "../../delivery/submit.ts";
-import { ComposeError, composeMessage, type Mailbox, parseMailbox } from "../../mail/compose.ts";
+import { Buffer } from "node:buffer";
+import {
+  ComposeError,
+  composeMessage,
+  type Mailbox,
+  MAX_HEADER_VALUE_LENGTH,
+  parseMailbox,
+} from "../../mail/compose.ts";
 import { ApiError } from "../errors.ts";
 import { json, requireUser, type RouteSpec } from "../route.ts";
 import { s, type Schema } from "../schema.ts";
+
+/** Header fields that name who sent the message (RFC 5322 §3.6.2, §3.6.6). */
+const SENDER_FIELDS = new Set(["sender", "resent-from", "resent-sender"]);
 
 /** Recipients across to, cc and bcc; RFC 5321 §4.5.3.1.8 asks servers to take 100. */
 const MAX_RECIPIENTS = 100;
@@ -56,7 +67,9 @@ const body: Schema = s.object({
   headers: {
     type: "object",
     properties: {},
-    additionalProperties: s.string("Header value (no line breaks)", { maxLength: 998 }),
+    additionalProperties: s.string("Header value (no line breaks)", {
+      maxLength: MAX_HEADER_VALUE_LENGTH,
+    }),
     description: "Extra header fields (Reply-To, In-Reply-To, References, X-...)",
   },
 }, ["from", "to", "subject"]);
@@ -81,16 +94,14 @@ function mailboxes(list: string[] | undefined, name: string): Mailbox[] {
   );
 }
 
+/** Standard base64 (RFC 4648 §4), whitespace allowed, padding optional; else a 422. */
 function decodeBase64(text: string, field: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
+  const clean = text.replace(/[\t\n\r ]+/g, "");
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 === 1) {
     throw new ApiError(422, `${field}: is not base64`, field);
   }
-  try {
-    return Uint8Array.from(atob(clean), (c) => c.charCodeAt(0));
-  } catch {
-    throw new ApiError(422, `${field}: is not base64`, field);
-  }
+  const bytes = Buffer.from(clean, "base64");
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /** The largest JSON body: the largest message, base64-inflated, with room for the JSON. */
@@ -132,6 +143,15 @@ export function sendRoutes(maxMessageSize: number) {
           if (count === 0) throw new ApiError(422, "to: at least one recipient is needed", "to");
           if (count > MAX_RECIPIENTS) {
             throw new ApiError(422, `to: at most ${MAX_RECIPIENTS} recipients in all`, "to");
+          }
+          // Headers that name a sender must name the user too, as `from` must.
+          for (const [name, value] of Object.entries(body.headers ?? {})) {
+            if (!SENDER_FIELDS.has(name.toLowerCase())) continue;
+            const field = `headers.${name}`;
+            const box = normalizeMailbox(parseMailbox(value, field), field);
+            if (!maySendAs(services.store, user.address, box.address)) {
+              throw new ApiError(403, `${box.address} is not an address of ${user.address}`, field);
+            }
           }
           const attachments = (body.attachments ?? []).map((a, i) => ({
             filename: a.filename,

@@ -4,6 +4,7 @@
  * with an expiry; every state change made with it must also carry the
  * session's CSRF token, which only our own pages can read.
  */
+import { connectionId } from "../../net/listener.ts";
 import { findUser } from "../../store/accounts.ts";
 import { closeWebSession, openWebSession } from "../../store/web_sessions.ts";
 import { cookieValue, credentialsAllowed, insecureRefusal, SESSION_COOKIE } from "../auth.ts";
@@ -16,6 +17,15 @@ const session = s.object({
   address: s.string("The signed-in user"),
   admin: s.boolean("May administer the server"),
   csrfToken: s.string("Send it as X-CSRF-Token with every POST, PUT and DELETE"),
+});
+/** GET answers whoever asks: Basic and tokens have no session, admin tokens no user. */
+const caller = s.object({
+  address: { type: ["string", "null"], description: "The user; null for an admin token" },
+  admin: s.boolean("May administer the server"),
+  csrfToken: {
+    type: ["string", "null"],
+    description: "The session's CSRF token; null without a session cookie",
+  },
 });
 
 /** How long a browser keeps the cookie; the server ends sessions sooner when idle. */
@@ -62,7 +72,7 @@ export const sessionRoutes = [
         password: body.password,
         remoteAddress: env.remoteAddr,
         protocol: "http",
-        connectionId: "http",
+        connectionId: connectionId(),
       });
       if (!user) throw unauthorized("Wrong address or password");
       const { secret, csrfToken } = await openWebSession(services.store, user.id);
@@ -79,7 +89,7 @@ export const sessionRoutes = [
     summary: "Who is signed in",
     tag: "session",
     access: "user",
-    responses: { 200: { description: "The session", schema: session } },
+    responses: { 200: { description: "The caller", schema: caller } },
     handle: ({ principal }) =>
       json(
         {

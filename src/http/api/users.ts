@@ -1,4 +1,5 @@
 /** /api/v1/users: list, add and delete users, set a password, make an admin. */
+import { connectionId } from "../../net/listener.ts";
 import { normalizeAddress } from "../../address.ts";
 import { hashPassword, passwordProblem, verifyPassword } from "../../auth/password.ts";
 import {
@@ -9,7 +10,7 @@ import {
   setAdmin,
   setPasswordHash,
 } from "../../store/accounts.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, withField } from "../errors.ts";
 import { json, noContent, type RouteSpec } from "../route.ts";
 import { s } from "../schema.ts";
 
@@ -74,7 +75,10 @@ export const userRoutes = [
     handle: async ({ body, services }) => {
       const address = addressFrom(body.address, "address");
       const hash = await hashPassword(checkedPassword(body.password));
-      const admin = addUser(services.store, address, hash, { admin: body.admin });
+      const admin = withField(
+        "address",
+        () => addUser(services.store, address, hash, { admin: body.admin }),
+      );
       return json({ address, admin }, 201, { Location: `/api/v1/users/${address}` });
     },
   } satisfies RouteSpec<{ address: string; password: string; admin?: boolean }>,
@@ -122,7 +126,7 @@ export const userRoutes = [
             username: address,
             remoteAddress: env.remoteAddr,
             protocol: "http",
-            connectionId: "http",
+            connectionId: connectionId(),
           });
           throw new ApiError(403, "The current password is wrong", "currentPassword");
         }

@@ -115,7 +115,9 @@ async function overview(view) {
     set("stat-uptime", age(stats.uptimeSeconds));
     set(
       "stat-extra",
-      `${stats.acceptedSinceStart} messages accepted since start · memory ${size(stats.rssBytes)}` +
+      `${stats.acceptedSinceStart} message${
+        stats.acceptedSinceStart === 1 ? "" : "s"
+      } accepted since start · memory ${size(stats.rssBytes)}` +
         (stats.queue.messages ? ` · oldest queued ${age(stats.queue.oldestAgeSeconds)} ago` : ""),
     );
   };

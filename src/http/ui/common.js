@@ -176,16 +176,19 @@ export function frame(title, links, current) {
       h("button", { type: "button", class: "link", id: "signout", onclick: signOut }, "Sign out"),
     )
     : null;
+  // The message of the action that led here (a re-render after "Add") stays on screen.
+  const flashBox = document.getElementById("flash") ?? h("div", { id: "flash" });
   document.body.replaceChildren(
     h("header", { class: "top" }, h("span", { class: "brand" }, title), nav, who),
-    h("main", {}, h("div", { id: "flash" }), h("div", { id: "view" })),
+    h("main", {}, flashBox, h("div", { id: "view" })),
   );
 }
 
 async function signOut() {
   await api("DELETE", "/api/v1/session").catch(() => {});
   session = null;
-  location.hash = "";
+  // Without the section in the address, so nothing renders (and calls the API) before the reload.
+  history.replaceState(null, "", location.pathname);
   location.reload();
 }
 
