@@ -104,8 +104,9 @@ export function createHttpApp(services: HttpServices): Hono<{ Bindings: HttpEnv 
   });
 
   const routes = apiRoutes(services.config.maxMessageSize);
-  const document = openApiDocument(routes);
-  app.get("/api/v1/openapi.json", () => Response.json(document));
+  // Made at the first request, not at start (see etag() in ui/pages.ts on work done at start).
+  let document: Record<string, unknown> | undefined;
+  app.get("/api/v1/openapi.json", () => Response.json(document ??= openApiDocument(routes)));
   mountRoutes(app, routes, services);
   mountWellKnown(app, services);
   mountUi(app);

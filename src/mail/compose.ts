@@ -132,7 +132,12 @@ const ADDRESS_FIELDS = new Set([
 ]);
 
 const encoder = new TextEncoder();
-const graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
+/** Made at first use: ICU's segmenter data costs memory a server that never composes need not carry. */
+let segmenter: Intl.Segmenter | undefined;
+const graphemes = {
+  segment: (text: string) =>
+    (segmenter ??= new Intl.Segmenter("en", { granularity: "grapheme" })).segment(text),
+};
 
 function octets(text: string): number {
   return encoder.encode(text).length;
