@@ -67,6 +67,8 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
       pop3s: { host: "", port: 995 },
       imap: { host: "", port: 143 },
       imaps: { host: "", port: 993 },
+      http: { host: "", port: 80 },
+      https: { host: "", port: 443 },
     },
     tls: { certFile: undefined, keyFile: undefined },
     relay: undefined,
@@ -76,6 +78,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     postmaster: undefined,
     log: { level: "info", format: "text", categories: {} },
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000, imapIdle: 1_800_000 },
+    mtaSts: { mode: "testing", maxAgeSeconds: 604_800 },
     limits: { connections: 500, connectionsPerIp: 20, imapSessionsPerUser: 50 },
     relayAuth: undefined,
     relayTls: "opportunistic",
@@ -328,6 +331,7 @@ const DEV_LISTENERS = {
   pop3s: { host: "127.0.0.1", port: 2995 },
   imap: { host: "127.0.0.1", port: 2143 },
   imaps: { host: "127.0.0.1", port: 2993 },
+  http: { host: "127.0.0.1", port: 8025 },
 };
 
 Deno.test("loadConfig() starts the dev listeners on loopback with --dev", async () => {
@@ -336,6 +340,23 @@ Deno.test("loadConfig() starts the dev listeners on loopback with --dev", async 
     assert.deepEqual(config.listeners, DEV_LISTENERS);
     assert.equal(config.hostname, "localhost");
     assert.deepEqual(config.domains, ["localhost"]);
+  });
+});
+
+Deno.test("loadConfig() reads the MTA-STS settings and refuses a max_age over a year", async () => {
+  await withTempDir((dir) => {
+    const config = load(dir, {
+      env: { POSTINO_MTA_STS_MODE: "enforce", POSTINO_MTA_STS_MAX_AGE: "30d" },
+    });
+    assert.deepEqual(config.mtaSts, { mode: "enforce", maxAgeSeconds: 30 * 86_400 });
+    assert.throws(
+      () => load(dir, { env: { POSTINO_MTA_STS_MODE: "strict" } }),
+      /Invalid value for POSTINO_MTA_STS_MODE: "strict" \(expected testing\|enforce\|none\)/,
+    );
+    assert.throws(
+      () => load(dir, { env: { POSTINO_MTA_STS_MAX_AGE: "400d" } }),
+      /mta_sts\.max_age: at most a year/,
+    );
   });
 });
 

@@ -130,7 +130,13 @@ function testTls(): Promise<TlsIdentity> {
     const dir = await Deno.makeTempDir({ prefix: "postino-pop3-cert-" });
     try {
       const pair = await ensureDevCertificate(dir, HOSTNAME);
-      return { context: secureContext(pair.cert, pair.key), certFile: "", selfSigned: true };
+      return {
+        context: secureContext(pair.cert, pair.key),
+        cert: pair.cert,
+        key: pair.key,
+        certFile: "",
+        selfSigned: true,
+      };
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

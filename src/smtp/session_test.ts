@@ -88,7 +88,7 @@ function testTls(): Promise<TlsIdentity> {
     try {
       const pair = await ensureDevCertificate(dir, HOSTNAME);
       const context = secureContext(pair.cert, pair.key);
-      return { context, certFile: pair.certFile, selfSigned: true };
+      return { context, cert: pair.cert, key: pair.key, certFile: pair.certFile, selfSigned: true };
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
