@@ -238,7 +238,13 @@ Deno.test("listUsers() sorts users, counts their mail and never exposes a hash",
       ],
     );
     for (const user of users) {
-      assert.deepEqual(Object.keys(user).sort(), ["address", "bytes", "createdAt", "messages"]);
+      assert.deepEqual(Object.keys(user).sort(), [
+        "address",
+        "admin",
+        "bytes",
+        "createdAt",
+        "messages",
+      ]);
       assert.ok(user.createdAt instanceof Date);
     }
     const shown = JSON.stringify(users);
