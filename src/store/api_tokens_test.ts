@@ -10,7 +10,7 @@ import {
   secretHash,
   TOKEN_PREFIX,
 } from "./api_tokens.ts";
-import { openStore, type Store, StoreError, storePath } from "./db.ts";
+import { openStore, type Store, type StoreError, storePath } from "./db.ts";
 import { migrations } from "./migrations.ts";
 import { closeWebSession, findWebSession, openWebSession } from "./web_sessions.ts";
 
