@@ -16,7 +16,7 @@ import { Authenticator } from "./auth/authenticator.ts";
 import { ConnectionLimits } from "./net/limits.ts";
 import { Listener, type SessionHandler } from "./net/listener.ts";
 import type { Connection } from "./net/connection.ts";
-import type { TlsIdentity } from "./net/tls.ts";
+import type { ServedCertificate } from "./net/tls.ts";
 import { formatReply, reply } from "./smtp/reply.ts";
 import { SmtpSession } from "./smtp/session.ts";
 import { MaildropLocks } from "./pop3/locks.ts";
@@ -37,7 +37,7 @@ import { HttpListener } from "./http/listener.ts";
 export interface ServerContext {
   config: Config;
   store: Store;
-  tls?: TlsIdentity;
+  tls?: ServedCertificate;
 }
 
 /** What every protocol session may use: the context plus the shared services. */
@@ -169,6 +169,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   const closeAll = (graceMs: number) => Promise.all(listeners.map((l) => l.close(graceMs)));
   const address = (name: ListenerName) => listeners.find((l) => l.name === name)?.address;
   let closing = false;
+  const stopWatching: (() => void)[] = [];
   const httpApp = createHttpApp({
     ...services,
     listening: address,
@@ -199,6 +200,16 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
           );
         }
         listeners.push(listener);
+        if (name === "https") {
+          const https = listener;
+          stopWatching.push(ctx.tls!.onChange((identity) => {
+            https.replaceCertificate(identity).catch((err) =>
+              logger.error("https could not take the new certificate: {error}", {
+                error: (err as Error)?.message ?? String(err),
+              })
+            );
+          }));
+        }
         logger.info("{listener} listening on {address}", {
           listener: name,
           address: formatHostPort(listener.address),
@@ -221,7 +232,8 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
         name,
         address,
         handler: protocol.create(services),
-        implicitTls: protocol.implicitTls ? ctx.tls!.context : undefined,
+        // Read at each handshake, so a renewed certificate reaches new connections at once.
+        implicitTls: protocol.implicitTls ? () => ctx.tls!.context : undefined,
         limits,
         refuse: protocol.refuse,
         onConnection: (delta) => metrics.connection(name, delta),
@@ -249,6 +261,7 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     address,
     close: async (graceMs = 10_000) => {
       closing = true;
+      for (const stop of stopWatching) stop();
       await closeAll(graceMs);
       await services.commits.close(); // every acknowledged message is on disk before we return
       await services.outbound.stop(graceMs);

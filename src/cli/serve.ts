@@ -1,6 +1,7 @@
 /** `postino serve`: run the mail server until SIGINT or SIGTERM. */
 import { configFlagOptions, loadConfig } from "../config.ts";
 import { log, setupLogging } from "../log.ts";
+import { watchCertificateFiles } from "../net/certificate_files.ts";
 import { loadTlsIdentity } from "../net/tls.ts";
 import { startServer } from "../server.ts";
 import { ensureDomain } from "../store/accounts.ts";
@@ -31,7 +32,8 @@ Options:
                            dev 8025); from elsewhere than loopback, only autoconfig,
                            health and ACME when HTTPS runs (the rest redirects there)
   --https ADDR:PORT        the same over TLS (443; dev off)
-  --tls-cert FILE          certificate chain (PEM, leaf first), checked at start
+  --tls-cert FILE          certificate chain (PEM, leaf first), checked at start and
+                           reloaded when the file changes or on SIGHUP
   --tls-key FILE           its private key (PEM, not encrypted)
   --relay HOST:PORT        send all outbound mail through this smarthost
   --relay-user USER        AUTH to the relay as USER (only ever over TLS)
@@ -79,6 +81,9 @@ export async function serveCommand(args: string[]): Promise<number> {
     }
     const stopRequested = waitForStopSignal();
     const server = await startServer({ config, store, tls });
+    const watch = tls && config.tls.certFile && config.tls.keyFile
+      ? watchCertificateFiles(tls, config.tls.certFile, config.tls.keyFile)
+      : undefined;
     logger.info("postino {version} ready as {hostname}, data in {data}", {
       version: VERSION,
       hostname: config.hostname,
@@ -86,6 +91,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     });
     const signal = await stopRequested;
     logger.info("Received {signal}; stopping", { signal });
+    watch?.close();
     await server.close(SHUTDOWN_GRACE_MS);
   } finally {
     store.close();

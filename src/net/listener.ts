@@ -21,7 +21,7 @@ export interface ListenerOptions {
   address: HostPort;
   handler: SessionHandler;
   /** Present for implicit TLS: the handshake happens before the session starts. */
-  implicitTls?: tls.SecureContext;
+  implicitTls?: () => tls.SecureContext;
   /** Idle timeout given to each connection. @default 300000 */
   idleTimeoutMs?: number;
   /** Caps shared with the other listeners; a refused connection gets `refuse`. */
@@ -105,7 +105,7 @@ export class Listener {
     try {
       if (this.#options.implicitTls) {
         try {
-          await conn.startTls(this.#options.implicitTls);
+          await conn.startTls(this.#options.implicitTls());
         } catch (err) {
           logger.info("{id} {listener} TLS handshake with {remote} failed: {error}", {
             id: conn.id,
