@@ -44,12 +44,23 @@ export interface Config {
   configFile?: string;
   /** Our host name: greeting, EHLO, Received. @default the system's host name */
   hostname: string;
+  /** Whether the host name was configured (flag, environment, file) rather than the system's. */
+  hostnameConfigured: boolean;
   /** Local domains recorded in the store at start (normalised). */
   domains: string[];
   dev: boolean;
   /** Listeners to start; a missing entry is off. */
   listeners: Partial<Record<ListenerName, HostPort>>;
-  tls: { certFile?: string; keyFile?: string };
+  tls: {
+    certFile?: string;
+    keyFile?: string;
+    /** ACME: the directory URL; certificates are obtained and renewed automatically. */
+    acme?: string;
+    /** The contact address of the ACME account. */
+    acmeEmail?: string;
+    /** Extra CA certificates (PEM file) to trust for the ACME server's own HTTPS. */
+    acmeCaFile?: string;
+  };
   /** Send all outbound mail through this smarthost. */
   relay?: HostPort;
   /** AUTH to the relay: the user and the password read from `relay_password_file`. */
@@ -148,7 +159,8 @@ type Kind =
   | "address"
   | "duration"
   | "count"
-  | "choice";
+  | "choice"
+  | "acme";
 
 interface OptionSpec {
   /** Dotted key in the TOML file. */
@@ -177,6 +189,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   })),
   { key: "tls.cert", kind: "path", flag: "tls-cert", env: "POSTINO_TLS_CERT" },
   { key: "tls.key", kind: "path", flag: "tls-key", env: "POSTINO_TLS_KEY" },
+  { key: "tls.acme", kind: "acme", flag: "acme", env: "POSTINO_ACME" },
+  { key: "tls.acme_email", kind: "address", flag: "acme-email", env: "POSTINO_ACME_EMAIL" },
+  { key: "tls.acme_ca", kind: "path", flag: "acme-ca", env: "POSTINO_ACME_CA" },
   { key: "relay", kind: "hostport", flag: "relay", env: "POSTINO_RELAY" },
   { key: "relay_user", kind: "string", flag: "relay-user", env: "POSTINO_RELAY_USER" },
   {
@@ -284,6 +299,12 @@ export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(":") ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
 
+/** ACME directories by name. */
+export const ACME_DIRECTORIES: Record<string, string> = {
+  "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+  "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+};
+
 const SIZE_UNITS: Record<string, number> = {
   "": 1,
   k: 1024,
@@ -383,6 +404,18 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
     case "count": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
+    }
+    case "acme": {
+      // RFC 8555 §7.1.1: the directory URL; the two Let's Encrypt ones have names.
+      const named = ACME_DIRECTORIES[text().trim()];
+      if (named) return named;
+      try {
+        const url = new URL(text().trim());
+        if (url.protocol === "https:" || url.protocol === "http:") return url.href;
+      } catch {
+        // Not a URL; said below.
+      }
+      return fail("letsencrypt, letsencrypt-staging or an https:// directory URL");
     }
     case "address":
       try {
@@ -543,6 +576,24 @@ export function loadConfig(sources: ConfigSources): Config {
     }
   }
 
+  if (get("tls.acme") !== undefined && certFile !== undefined) {
+    throw new ConfigError(
+      "Give either --acme or --tls-cert/--tls-key (tls.acme or tls.cert), not both",
+      sourceOf("tls.acme") === "flag",
+    );
+  }
+  const acmeCaFile = get<string>("tls.acme_ca");
+  if (acmeCaFile !== undefined) {
+    try {
+      Deno.readFileSync(acmeCaFile);
+    } catch (err) {
+      throw new ConfigError(
+        `Cannot read tls.acme_ca file ${acmeCaFile}: ${(err as Error).message}`,
+        false,
+      );
+    }
+  }
+
   const mtaStsMaxAge = get<number>("mta_sts.max_age");
   if (mtaStsMaxAge !== undefined && mtaStsMaxAge > 31_557_600_000) {
     // RFC 8461 §3.2: max_age is at most 31557600 seconds (about a year).
@@ -579,6 +630,7 @@ export function loadConfig(sources: ConfigSources): Config {
     ...new Set([...(dev ? ["localhost"] : []), ...(get<string[]>("domains") ?? [])]),
   ];
   let hostname = get<string>("hostname");
+  const hostnameConfigured = hostname !== undefined;
   if (!hostname) {
     const system = (sources.systemHostname ?? Deno.hostname)();
     hostname = dev ? "localhost" : normalizeDomainOr(system, "localhost");
@@ -588,10 +640,17 @@ export function loadConfig(sources: ConfigSources): Config {
     dataDir: get<string>("data") ?? "./data",
     configFile,
     hostname,
+    hostnameConfigured,
     domains,
     dev,
     listeners,
-    tls: { certFile, keyFile },
+    tls: {
+      certFile,
+      keyFile,
+      acme: get<string>("tls.acme"),
+      acmeEmail: get<string>("tls.acme_email"),
+      acmeCaFile,
+    },
     relay: get<HostPort>("relay"),
     relayAuth,
     relayTls: get<Config["relayTls"]>("relay_tls") ?? (relayAuth ? "starttls" : "opportunistic"),

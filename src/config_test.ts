@@ -57,6 +57,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     dataDir: "./data",
     configFile: undefined,
     hostname: "mail.example.com",
+    hostnameConfigured: false,
     domains: [],
     dev: false,
     listeners: {
@@ -70,7 +71,13 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
       http: { host: "", port: 80 },
       https: { host: "", port: 443 },
     },
-    tls: { certFile: undefined, keyFile: undefined },
+    tls: {
+      certFile: undefined,
+      keyFile: undefined,
+      acme: undefined,
+      acmeEmail: undefined,
+      acmeCaFile: undefined,
+    },
     relay: undefined,
     dns: undefined,
     mxPort: 25,
@@ -340,6 +347,30 @@ Deno.test("loadConfig() starts the dev listeners on loopback with --dev", async 
     assert.deepEqual(config.listeners, DEV_LISTENERS);
     assert.equal(config.hostname, "localhost");
     assert.deepEqual(config.domains, ["localhost"]);
+  });
+});
+
+Deno.test("loadConfig() reads the ACME settings and refuses them beside certificate files", async () => {
+  await withTempDir((dir) => {
+    const config = load(dir, {
+      flags: { acme: "letsencrypt-staging", "acme-email": "Me@Example.com" },
+    });
+    assert.equal(config.tls.acme, "https://acme-staging-v02.api.letsencrypt.org/directory");
+    assert.equal(config.tls.acmeEmail, "me@example.com");
+    assert.equal(
+      load(dir, { env: { POSTINO_ACME: "https://127.0.0.1:14000/dir" } }).tls.acme,
+      "https://127.0.0.1:14000/dir",
+    );
+    assert.throws(() => load(dir, { flags: { acme: "lets-encrypt" } }), /--acme: "lets-encrypt"/);
+    Deno.writeTextFileSync(`${dir}/c.pem`, "x");
+    assert.throws(
+      () =>
+        load(dir, {
+          flags: { acme: "letsencrypt", "tls-cert": `${dir}/c.pem`, "tls-key": `${dir}/c.pem` },
+        }),
+      /either --acme or --tls-cert/,
+    );
+    assert.throws(() => load(dir, { flags: { "acme-ca": `${dir}/missing.pem` } }), /acme_ca/);
   });
 });
 

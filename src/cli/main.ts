@@ -14,6 +14,8 @@ import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
 import { queueCommand } from "./queue.ts";
 import { serveCommand } from "./serve.ts";
+import { setupCommand } from "./setup.ts";
+import { dnsCommand } from "./dns.ts";
 import { tokenCommand } from "./token.ts";
 import { CliError, parseFlags, UsageError } from "./usage.ts";
 import { userCommand } from "./user.ts";
@@ -30,6 +32,8 @@ Commands:
   dkim      create DKIM signing keys (prints the DNS record) and list them
   queue     list, retry and delete queued outbound mail
   token     create, list and delete API tokens
+  setup     prepare a domain in one go and print its DNS records
+  dns       print the DNS records a domain should publish
   version   print the version
 
 Every command takes --data DIR (default $POSTINO_DATA, else ./data) and
@@ -44,6 +48,8 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   dkim: dkimCommand,
   queue: queueCommand,
   token: tokenCommand,
+  setup: setupCommand,
+  dns: dnsCommand,
   version: versionCommand,
 };
 

@@ -4,6 +4,7 @@ import { log, setupLogging } from "../log.ts";
 import { watchCertificateFiles } from "../net/certificate_files.ts";
 import { loadTlsIdentity } from "../net/tls.ts";
 import { startServer } from "../server.ts";
+import { withStoredIdentity } from "../setup/identity.ts";
 import { ensureDomain } from "../store/accounts.ts";
 import { openStore, storePath } from "../store/db.ts";
 import { VERSION } from "../version.ts";
@@ -63,13 +64,15 @@ export async function serveCommand(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const config = loadConfig({ flags: values });
-  await setupLogging(config.log);
+  const loaded = loadConfig({ flags: values });
+  await setupLogging(loaded.log);
   const logger = log("serve");
   keepRunningOnStrayErrors();
-  Deno.mkdirSync(config.dataDir, { recursive: true });
-  const store = openStore(storePath(config.dataDir));
+  Deno.mkdirSync(loaded.dataDir, { recursive: true });
+  const store = openStore(storePath(loaded.dataDir));
   try {
+    // The host name `postino setup` recorded stands in when none is configured.
+    const config = withStoredIdentity(loaded, store);
     for (const domain of config.domains) {
       if (ensureDomain(store, domain)) logger.info("Added local domain {domain}", { domain });
     }
