@@ -38,6 +38,8 @@ export interface ServerContext {
   config: Config;
   store: Store;
   tls?: ServedCertificate;
+  /** ACME http-01 answers the HTTP listener serves: token -> key authorization. */
+  acmeChallenges?: Map<string, string>;
 }
 
 /** What every protocol session may use: the context plus the shared services. */

@@ -1,8 +1,7 @@
 /** `postino serve`: run the mail server until SIGINT or SIGTERM. */
 import { configFlagOptions, loadConfig } from "../config.ts";
 import { log, setupLogging } from "../log.ts";
-import { watchCertificateFiles } from "../net/certificate_files.ts";
-import { loadTlsIdentity } from "../net/tls.ts";
+import { certificates } from "./certificates.ts";
 import { startServer } from "../server.ts";
 import { withStoredIdentity } from "../setup/identity.ts";
 import { ensureDomain } from "../store/accounts.ts";
@@ -36,6 +35,11 @@ Options:
   --tls-cert FILE          certificate chain (PEM, leaf first), checked at start and
                            reloaded when the file changes or on SIGHUP
   --tls-key FILE           its private key (PEM, not encrypted)
+  --acme DIRECTORY         get and renew certificates automatically: letsencrypt,
+                           letsencrypt-staging or an ACME directory URL (needs --http
+                           on port 80 for the http-01 challenges)
+  --acme-email ADDRESS     the ACME account's contact address
+  --acme-ca FILE           extra CA certificates to trust for the ACME server's HTTPS
   --relay HOST:PORT        send all outbound mail through this smarthost
   --relay-user USER        AUTH to the relay as USER (only ever over TLS)
   --relay-password-file F  the relay password, read from file F
@@ -76,17 +80,15 @@ export async function serveCommand(args: string[]): Promise<number> {
     for (const domain of config.domains) {
       if (ensureDomain(store, domain)) logger.info("Added local domain {domain}", { domain });
     }
-    const tls = await loadTlsIdentity(config);
-    if (tls?.selfSigned) {
-      logger.info("Using the self-signed development certificate {file}", { file: tls.certFile });
-    } else if (!tls) {
-      logger.warn("No certificate (--tls-cert/--tls-key): STARTTLS is off and AUTH is not offered");
-    }
+    const certs = await certificates(config, store);
     const stopRequested = waitForStopSignal();
-    const server = await startServer({ config, store, tls });
-    const watch = tls && config.tls.certFile && config.tls.keyFile
-      ? watchCertificateFiles(tls, config.tls.certFile, config.tls.keyFile)
-      : undefined;
+    const server = await startServer({
+      config,
+      store,
+      tls: certs.tls,
+      acmeChallenges: certs.challenges,
+    });
+    certs.start();
     logger.info("postino {version} ready as {hostname}, data in {data}", {
       version: VERSION,
       hostname: config.hostname,
@@ -94,7 +96,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     });
     const signal = await stopRequested;
     logger.info("Received {signal}; stopping", { signal });
-    watch?.close();
+    await certs.stop();
     await server.close(SHUTDOWN_GRACE_MS);
   } finally {
     store.close();

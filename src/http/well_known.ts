@@ -1,7 +1,8 @@
 /**
- * What mail clients and other mail servers fetch without credentials:
- * Thunderbird autoconfig, Outlook autodiscover, and the MTA-STS policy
- * (RFC 8461), each naming our host name and the listeners that really run.
+ * What mail clients, other mail servers and CAs fetch without credentials:
+ * Thunderbird autoconfig, Outlook autodiscover, the MTA-STS policy (RFC
+ * 8461), each naming our host name and the listeners that really run, and
+ * ACME http-01 answers.
  */
 import type { Hono } from "hono";
 import { normalizeAddress } from "../address.ts";
@@ -86,6 +87,15 @@ export function mountWellKnown(app: Hono<{ Bindings: HttpEnv }>, services: HttpS
   for (const path of ["/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"]) {
     app.post(path, (c) => autodiscover(c.req.raw));
   }
+
+  // RFC 8555 §8.3: the key authorization for a token, as plain text.
+  app.get("/.well-known/acme-challenge/:token", (c) => {
+    const answer = services.acmeChallenges?.get(c.req.param("token"));
+    if (answer === undefined) return notFound();
+    return new Response(answer, {
+      headers: { "Content-Type": "application/octet-stream", "Cache-Control": "no-store" },
+    });
+  });
 
   app.get("/.well-known/mta-sts.txt", (c) => {
     const domain = mtaStsDomain(c.req.header("host"), (d) => isLocalDomain(services.store, d));
