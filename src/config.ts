@@ -109,6 +109,8 @@ export interface Config {
     /** Time for all DNS lookups of one message. @default 10000 */
     dnsBudgetMs: number;
   };
+  /** `postino check`: the DNS blocklists our address must not be on. @default Spamhaus ZEN, SpamCop */
+  check: { dnsbl: string[] };
   /** The MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461). */
   mtaSts: {
     /** @default "testing" */
@@ -160,7 +162,8 @@ type Kind =
   | "duration"
   | "count"
   | "choice"
-  | "acme";
+  | "acme"
+  | "zones";
 
 interface OptionSpec {
   /** Dotted key in the TOML file. */
@@ -237,6 +240,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "inbound.dns_budget", kind: "duration", env: "POSTINO_INBOUND_DNS_BUDGET" },
   { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
+  { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
   {
     key: "mta_sts.mode",
     kind: "choice",
@@ -404,6 +408,20 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
     case "count": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
+    }
+    case "zones": {
+      const list = Array.isArray(raw)
+        ? raw
+        : typeof raw === "string"
+        ? raw.split(",").map((z) => z.trim()).filter(Boolean)
+        : fail("a list of DNS zones");
+      return list.map((z) => {
+        try {
+          return normalizeDomain(String(z));
+        } catch {
+          return fail("DNS zone names such as zen.spamhaus.org");
+        }
+      });
     }
     case "acme": {
       // RFC 8555 §7.1.1: the directory URL; the two Let's Encrypt ones have names.
@@ -675,6 +693,7 @@ export function loadConfig(sources: ConfigSources): Config {
       concurrency: get<number>("queue.concurrency") ?? 20,
       perDomain: get<number>("queue.per_domain") ?? 4,
     },
+    check: { dnsbl: get<string[]>("check.dnsbl") ?? ["zen.spamhaus.org", "bl.spamcop.net"] },
     mtaSts: {
       mode: get<Config["mtaSts"]["mode"]>("mta_sts.mode") ?? "testing",
       maxAgeSeconds: Math.floor((mtaStsMaxAge ?? 604_800_000) / 1000),

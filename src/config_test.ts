@@ -85,6 +85,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     postmaster: undefined,
     log: { level: "info", format: "text", categories: {} },
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000, imapIdle: 1_800_000 },
+    check: { dnsbl: ["zen.spamhaus.org", "bl.spamcop.net"] },
     mtaSts: { mode: "testing", maxAgeSeconds: 604_800 },
     limits: { connections: 500, connectionsPerIp: 20, imapSessionsPerUser: 50 },
     relayAuth: undefined,
@@ -371,6 +372,17 @@ Deno.test("loadConfig() reads the ACME settings and refuses them beside certific
       /either --acme or --tls-cert/,
     );
     assert.throws(() => load(dir, { flags: { "acme-ca": `${dir}/missing.pem` } }), /acme_ca/);
+  });
+});
+
+Deno.test("loadConfig() reads the blocklists check uses", async () => {
+  await withTempDir((dir) => {
+    assert.deepEqual(
+      load(dir, { env: { POSTINO_CHECK_DNSBL: "bl.example.test, Other.Example" } }).check.dnsbl,
+      ["bl.example.test", "other.example"],
+    );
+    assert.deepEqual(load(dir, { file: "[check]\ndnsbl = []\n" }).check.dnsbl, []);
+    assert.throws(() => load(dir, { file: '[check]\ndnsbl = ["bad zone"]\n' }), /DNS zone names/);
   });
 });
 

@@ -19,6 +19,7 @@ import {
 } from "./support/http_api.ts";
 import { runPython } from "./support/http_probe.ts";
 import { smtplib, submit } from "./support/outbound_fixture.ts";
+import { startDnsStub } from "./support/dns_stub.ts";
 import { type RunningPostino, startPostino } from "./support/server.ts";
 
 const ALICE = { user: "alice@localhost", password: "pw-alice" };
@@ -33,6 +34,7 @@ const OPERATIONS = [
   "POST /api/v1/domains",
   "DELETE /api/v1/domains/{domain}",
   "GET /api/v1/domains/{domain}/dns",
+  "GET /api/v1/domains/{domain}/check",
   "GET /api/v1/users",
   "POST /api/v1/users",
   "DELETE /api/v1/users/{address}",
@@ -84,6 +86,7 @@ function parseMboxrd(text: string): { from: string; message: string }[] {
 }
 
 Deno.test("the JSON API's resources, as documented and shared with the CLI", async (t) => {
+  await using dns = await startDnsStub({});
   await using server = await startPostino({
     args: [
       "--dev",
@@ -98,6 +101,9 @@ Deno.test("the JSON API's resources, as documented and shared with the CLI", asy
       // Remote mail goes to a relay that refuses connections, so it stays queued.
       "--relay",
       "127.0.0.1:1",
+      // No lookup reaches the system's resolver (the check route looks names up).
+      "--dns",
+      dns.address,
     ],
   });
   for (const u of [ALICE, BOB]) {
@@ -201,6 +207,17 @@ Deno.test("the JSON API's resources, as documented and shared with the CLI", asy
       withKey.filter((x) => x.name.includes("._domainkey.")).map((x) => [x.name, x.type, x.value]),
       [["mail1._domainkey.example.com", "TXT", record]],
     );
+
+    // The check report: one entry per check; with no DNS to ask, the MX cannot be found.
+    const check = await asAdmin("GET", "/api/v1/domains/example.com/check");
+    assert.equal(check.status, 200, check.text);
+    const report = documented(check, "GET", "/api/v1/domains/{domain}/check") as {
+      check: string;
+      status: string;
+    }[];
+    assert.deepEqual(report.find((x) => x.check === "mx")?.status, "fail");
+    assert.ok(report.every((x) => ["ok", "warn", "fail"].includes(x.status)));
+    assertError(await asAdmin("GET", "/api/v1/domains/nowhere.example/check"), 404);
 
     const del = await asAdmin("DELETE", "/api/v1/domains/example.com");
     assert.equal(del.status, 204, del.text);

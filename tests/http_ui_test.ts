@@ -325,6 +325,28 @@ Deno.test({
         assertNoPageErrors(admin);
       });
 
+      await t.step("admin page: Check shows what the world sees of the domain", async () => {
+        await admin.click('#domains tr[data-domain="example.test"] button:nth-of-type(2)');
+        await waitText(admin, "#records h2", "Check of example.test");
+        const rows = await admin.$$eval(
+          "#check-report tbody tr",
+          (trs) =>
+            trs.map((tr) =>
+              Array.from(
+                tr.children,
+                (td) => (td as { textContent: string | null }).textContent ?? "",
+              )
+            ),
+        );
+        // The test DNS knows nothing of example.test: its MX is a FAIL with the record to publish.
+        const mx = rows.find((r) => r[1] === "mx");
+        assert.ok(mx, JSON.stringify(rows));
+        assert.equal(mx[0], "FAIL");
+        assert.match(mx[2], /MX 10 postino\.test\./);
+        await shoot(admin, "admin-check");
+        assertNoPageErrors(admin);
+      });
+
       await t.step("admin page: add a user and see it listed", async () => {
         await adminTab(admin, "#users", "Users");
         await admin.type("#add-user input[name=address]", "carol@example.test");

@@ -16,6 +16,7 @@ import { queueCommand } from "./queue.ts";
 import { serveCommand } from "./serve.ts";
 import { setupCommand } from "./setup.ts";
 import { dnsCommand } from "./dns.ts";
+import { checkCommand } from "./check.ts";
 import { tokenCommand } from "./token.ts";
 import { CliError, parseFlags, UsageError } from "./usage.ts";
 import { userCommand } from "./user.ts";
@@ -34,6 +35,7 @@ Commands:
   token     create, list and delete API tokens
   setup     prepare a domain in one go and print its DNS records
   dns       print the DNS records a domain should publish
+  check     check what the world sees of a domain: DNS, blocklists, certificate
   version   print the version
 
 Every command takes --data DIR (default $POSTINO_DATA, else ./data) and
@@ -50,6 +52,7 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   token: tokenCommand,
   setup: setupCommand,
   dns: dnsCommand,
+  check: checkCommand,
   version: versionCommand,
 };
 

@@ -70,6 +70,14 @@ export type DnsAnswer<T = ResourceRecord> =
   | { kind: "nxdomain"; negativeTtl?: number }
   | { kind: "error"; reason: DnsErrorReason; detail: string };
 
+/** An SRV record (RFC 2782); the target lower-cased without the final dot ("" for "."). */
+export interface SrvRecord {
+  priority: number;
+  weight: number;
+  port: number;
+  target: string;
+}
+
 /** An MX record; a null MX (RFC 7505) is `{ preference: 0, exchange: "" }`. */
 export interface MxRecord {
   preference: number;
@@ -212,6 +220,24 @@ export class Resolver {
           : undefined,
     );
     if (answer.kind === "ok") answer.records.sort((x, y) => x.preference - y.preference);
+    return answer;
+  }
+
+  /** SRV records (RFC 2782), by priority; a target of "." means the service is not offered. */
+  async srv(name: string, options?: QueryOptions): Promise<DnsAnswer<SrvRecord>> {
+    const answer = mapRecords(
+      await this.query(name, RRType.SRV, options),
+      (d) =>
+        d.kind === "SRV"
+          ? {
+            priority: d.priority,
+            weight: d.weight,
+            port: d.port,
+            target: normalizeName(d.target),
+          }
+          : undefined,
+    );
+    if (answer.kind === "ok") answer.records.sort((x, y) => x.priority - y.priority);
     return answer;
   }
 

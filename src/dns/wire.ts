@@ -25,6 +25,7 @@ export const RRType = {
   MX: 15,
   TXT: 16,
   AAAA: 28,
+  SRV: 33,
   OPT: 41,
   ANY: 255,
 } as const;
@@ -100,6 +101,8 @@ export type RecordData =
   | { kind: "A"; address: string }
   | { kind: "AAAA"; address: string }
   | { kind: "MX"; preference: number; exchange: string }
+  /** RFC 2782; the target is never compressed on the wire. */
+  | { kind: "SRV"; priority: number; weight: number; port: number; target: string }
   /** Each character-string of the record, decoded as UTF-8 (RFC 1035 §3.3.14). */
   | { kind: "TXT"; strings: string[] }
   | { kind: "CNAME"; cname: string }
@@ -401,13 +404,17 @@ class Writer {
     this.#view.setUint16(at, v);
   }
 
-  /** Writes a name; with `compress`, a suffix seen before becomes a pointer (RFC 1035 §4.1.4). */
-  name(name: string): void {
+  /**
+   * Writes a name; with `compress` (and `mayCompress`: RFC 3597 §4 keeps
+   * names in newer types' data whole), a suffix seen before becomes a pointer
+   * (RFC 1035 §4.1.4).
+   */
+  name(name: string, mayCompress = true): void {
     const labels = nameToLabels(name);
     for (let i = 0; i < labels.length; i++) {
       const key = labels.slice(i).map(labelToText).join(".");
       const seen = this.#names.get(key);
-      if (this.compress && seen !== undefined) {
+      if (this.compress && mayCompress && seen !== undefined) {
         this.u16(0xc000 | seen);
         return;
       }
@@ -448,6 +455,7 @@ const KIND_TYPE: Record<Exclude<RecordData["kind"], "raw">, number> = {
   A: RRType.A,
   AAAA: RRType.AAAA,
   MX: RRType.MX,
+  SRV: RRType.SRV,
   TXT: RRType.TXT,
   CNAME: RRType.CNAME,
   PTR: RRType.PTR,
@@ -478,6 +486,12 @@ function writeRecord(w: Writer, rr: ResourceRecord): void {
     case "MX":
       w.u16(d.preference);
       w.name(d.exchange);
+      break;
+    case "SRV":
+      w.u16(d.priority);
+      w.u16(d.weight);
+      w.u16(d.port);
+      w.name(d.target, false);
       break;
     case "TXT":
       for (const s of d.strings) writeCharacterString(w, s);
@@ -693,6 +707,11 @@ function readRecordData(r: Reader, type: number, cls: number, end: number): Reco
     case RRType.MX: {
       const preference = r.u16(end, what);
       data = { kind: "MX", preference, exchange: r.name(end) };
+      break;
+    }
+    case RRType.SRV: {
+      const [priority, weight, port] = [0, 0, 0].map(() => r.u16(end, what));
+      data = { kind: "SRV", priority, weight, port, target: r.name(end) };
       break;
     }
     case RRType.TXT: {

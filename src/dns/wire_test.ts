@@ -58,6 +58,13 @@ function everyKind(): DnsMessage {
       rr("1.2.0.192.in-addr.arpa", RRType.PTR, { kind: "PTR", ptrdname: "mx.example.test" }),
     ],
     authorities: [
+      rr("_imaps._tcp.example.test", RRType.SRV, {
+        kind: "SRV",
+        priority: 0,
+        weight: 1,
+        port: 993,
+        target: "mail.example.test",
+      }),
       rr("example.test", RRType.NS, { kind: "NS", nsdname: "ns1.example.test" }),
       rr("example.test", RRType.SOA, {
         kind: "SOA",

@@ -33,6 +33,7 @@ export interface ZoneEntry {
   A?: string[];
   AAAA?: string[];
   MX?: { preference: number; exchange: string }[];
+  SRV?: { priority: number; weight: number; port: number; target: string }[];
   /**
    * One entry per record. A string longer than 255 octets is split into
    * several character-strings; an array gives the character-strings as they are.
@@ -146,6 +147,8 @@ function recordsOf(name: string, entry: ZoneEntry, type: number, ttl: number): R
       return (entry.AAAA ?? []).map((address) => rr(type, { kind: "AAAA", address }));
     case RRType.MX:
       return (entry.MX ?? []).map((mx) => rr(type, { kind: "MX", ...mx }));
+    case RRType.SRV:
+      return (entry.SRV ?? []).map((srv) => rr(type, { kind: "SRV", ...srv }));
     case RRType.TXT:
       return (entry.TXT ?? []).map((t) =>
         rr(type, { kind: "TXT", strings: typeof t === "string" ? splitCharacterStrings(t) : t })

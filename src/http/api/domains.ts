@@ -1,7 +1,10 @@
 /** /api/v1/domains: list, add and delete local domains; the DNS records to publish. */
 import { normalizeDomain } from "../../address.ts";
 import { addDomain, listDomains, removeDomain } from "../../store/accounts.ts";
+import { checkDomain } from "../../setup/check.ts";
 import { domainRecords } from "../../setup/domain_records.ts";
+import { storedPublicIps } from "../../setup/identity.ts";
+import { isLocalDomain } from "../../store/accounts.ts";
 import { ApiError } from "../errors.ts";
 import { json, noContent, type RouteSpec } from "../route.ts";
 import { s } from "../schema.ts";
@@ -90,5 +93,43 @@ export const domainRoutes = [
     responses: { 200: { description: "Records, required ones first", schema: s.array(record) } },
     handle: async ({ params, services }) =>
       json(await domainRecords(services.store, services.config, domainFrom(params.domain))),
+  } satisfies RouteSpec,
+  {
+    method: "GET",
+    path: "/api/v1/domains/{domain}/check",
+    summary: "What the world sees of a domain and this server",
+    description: "The report of 'postino check': DNS records, blocklists, the certificate. " +
+      "`?port25=1` also tries an outbound connection to port 25.",
+    tag: "domains",
+    access: "admin",
+    params: domainParam,
+    responses: {
+      200: {
+        description: "One entry per check",
+        schema: s.array(s.object({
+          check: s.string("What was checked"),
+          status: s.string("The outcome", { enum: ["ok", "warn", "fail"] }),
+          detail: s.string("What was found, and what to change"),
+        })),
+      },
+    },
+    handle: async ({ params, services, request }) => {
+      const domain = domainFrom(params.domain);
+      if (!isLocalDomain(services.store, domain)) {
+        throw new ApiError(404, `Domain ${domain} does not exist`);
+      }
+      return json(
+        await checkDomain({
+          store: services.store,
+          config: services.config,
+          domain,
+          resolver: services.resolver,
+          ips: storedPublicIps(services.store),
+          port25: new URL(request.url).searchParams.get("port25") === "1",
+        }),
+        200,
+        { "Cache-Control": "no-store" },
+      );
+    },
   } satisfies RouteSpec,
 ];

@@ -145,6 +145,11 @@ async function domains(view) {
           class: "secondary",
           onclick: () => showRecords(records, d.domain),
         }, "DNS records"),
+        h("button", {
+          type: "button",
+          class: "secondary",
+          onclick: (event) => showCheck(records, d.domain, event.target),
+        }, "Check"),
         dangerButton("Delete", (button) =>
           act(button, () =>
             api("DELETE", `/api/v1/domains/${encodeURIComponent(d.domain)}`), `Deleted ${d.domain}`)
@@ -242,6 +247,52 @@ async function showRecords(box, domain) {
     ),
   );
   box.scrollIntoView({ behavior: "instant", block: "start" });
+}
+
+/** The report of `postino check` for a domain: what the world sees, line by line. */
+async function showCheck(box, domain, button) {
+  button.disabled = true;
+  box.replaceChildren(
+    h("section", { class: "card" }, h("p", { class: "hint" }, `Checking ${domain}…`)),
+  );
+  try {
+    const report = await api("GET", `/api/v1/domains/${encodeURIComponent(domain)}/check`);
+    const badge = { ok: "good", warn: "warn", fail: "bad" };
+    const rows = report.map((r) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, h("span", { class: `badge ${badge[r.status]}` }, r.status.toUpperCase())),
+        h("td", {}, r.check),
+        h("td", {}, r.detail),
+      )
+    );
+    const failed = report.filter((r) => r.status === "fail").length;
+    const summary = failed
+      ? `${failed} check${
+        failed === 1 ? "" : "s"
+      } failed: mail may bounce or be distrusted until fixed.`
+      : "Nothing fails.";
+    box.replaceChildren(
+      h(
+        "section",
+        { class: "card" },
+        h("h2", {}, `Check of ${domain}`),
+        h("div", { class: `flash ${failed ? "error" : "ok"}` }, summary),
+        table(
+          [{ label: "" }, { label: "Check" }, { label: "What was found" }],
+          rows,
+          "No checks.",
+          { id: "check-report" },
+        ),
+      ),
+    );
+  } catch (err) {
+    flash("error", err.message);
+    box.replaceChildren();
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------------------
