@@ -4,7 +4,7 @@
  * may connect out to port 25. Names are resolved through our resolver, never
  * the system's, and every connection has a time limit.
  */
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 import type { Resolver } from "../dns/resolver.ts";
