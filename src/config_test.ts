@@ -381,7 +381,15 @@ Deno.test("loadConfig() reads the blocklists check uses", async () => {
       load(dir, { env: { POSTINO_CHECK_DNSBL: "bl.example.test, Other.Example" } }).check.dnsbl,
       ["bl.example.test", "other.example"],
     );
+    assert.deepEqual(load(dir, {}).check.dnsbl, ["zen.spamhaus.org", "bl.spamcop.net"]);
     assert.deepEqual(load(dir, { file: "[check]\ndnsbl = []\n" }).check.dnsbl, []);
+    assert.deepEqual(
+      load(dir, {
+        file: '[check]\ndnsbl = ["file.example"]\n',
+        env: { POSTINO_CHECK_DNSBL: "env.example" },
+      }).check.dnsbl,
+      ["env.example"],
+    );
     assert.throws(() => load(dir, { file: '[check]\ndnsbl = ["bad zone"]\n' }), /DNS zone names/);
   });
 });

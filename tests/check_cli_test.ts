@@ -1,17 +1,23 @@
 /**
- * `postino check` as a user runs it after `postino setup`: the records setup
- * printed, loaded into a DNS stub, pass every FAIL-level check (exit 0);
- * breaking the MX or listing our address on a blocklist is a FAIL (exit 1);
- * --json gives the same report; and the API answers the same checks.
+ * `postino check` as a user runs it: a domain made with `domain add` and
+ * `dkim keygen`, the records `dns records` prints loaded into a DNS stub, and
+ * a real `postino serve` whose HTTPS listener serves a certificate from a
+ * test CA (trusted by the check through DENO_CERT). Every check is then OK
+ * but MTA-STS, which fetches the policy from mta-sts.example.test port 443,
+ * where nothing of ours listens in a test (WARN; it can never FAIL). Breaking
+ * the MX or listing our address is a FAIL (exit 1); --json gives the same
+ * report; the API answers the same checks.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startDnsStub, type Zone } from "./support/dns_stub.ts";
 import { runCli, startPostino } from "./support/server.ts";
 
+const HOST = "mail.example.test";
+
 /** The zone `postino dns records --json` asks for, plus a PTR for 127.0.0.1. */
 function zoneOf(records: { name: string; type: string; value: string }[]): Zone {
-  const zone: Zone = { "1.0.0.127.in-addr.arpa": { PTR: ["mail.example.test"] } };
+  const zone: Zone = { "1.0.0.127.in-addr.arpa": { PTR: [HOST] } };
   for (const r of records) {
     const e = zone[r.name] ??= {};
     const [a, b, c, d] = r.value.split(" ");
@@ -27,6 +33,25 @@ function zoneOf(records: { name: string; type: string; value: string }[]): Zone 
   return zone;
 }
 
+/** Runs openssl; throws with its stderr when it fails. */
+async function openssl(args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** A CA and a certificate it signs for HOST, as files in `dir`. */
+// deno-fmt-ignore
+async function certificates(dir: string) {
+  const [ca, caKey, cert, key, csr, ext] = ["ca.pem", "ca.key", "cert.pem", "key.pem", "csr", "ext"]
+    .map((f) => join(dir, f));
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  await openssl(["req", "-x509", ...ec, "-keyout", caKey, "-out", ca, "-days", "30", "-subj", "/CN=Check test CA"]);
+  await openssl(["req", ...ec, "-keyout", key, "-out", csr, "-subj", `/CN=${HOST}`]);
+  await Deno.writeTextFile(ext, `subjectAltName=DNS:${HOST}\n`);
+  await openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "30", "-extfile", ext]);
+  return { ca, cert, key };
+}
+
 /** The report's lines as [status, check]. */
 function lines(stdout: string): [string, string][] {
   return stdout.trim().split("\n").map((l) => {
@@ -36,88 +61,106 @@ function lines(stdout: string): [string, string][] {
   });
 }
 
-Deno.test("postino check after postino setup: OK records, then a broken one", async (t) => {
+Deno.test("postino check: OK for the published records, FAIL for a broken one", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "postino-check-cli-" });
   try {
     const data = join(dir, "data");
-    const setup = await runCli(
-      ["setup", "example.test", "--hostname", "mail.example.test", "--ip", "127.0.0.1"],
-      { dataDir: data },
-    );
-    assert.equal(setup.code, 0, setup.stderr);
-    const printed = await runCli(["dns", "records", "example.test", "--json"], { dataDir: data });
-    const zone = zoneOf(JSON.parse(printed.stdout));
-    const env = { POSTINO_CHECK_DNSBL: "bl.example.test" };
-
-    await t.step("the records setup printed pass: exit 0 and no FAIL line", async () => {
-      await using dns = await startDnsStub(zone);
-      const r = await runCli(
-        ["check", "example.test", "--dns", dns.address, "--no-port25"],
-        { dataDir: data, env },
-      );
-      assert.equal(r.code, 0, r.stdout + r.stderr);
-      const report = lines(r.stdout);
-      for (
-        const check of [
-          "mx",
-          "host",
-          "ptr",
-          "spf",
-          "dkim",
-          "dmarc",
-          "tls-rpt",
-          "srv",
-          "autoconfig",
-          "dnsbl",
-        ]
-      ) {
-        assert.ok(
-          report.some(([s, c]) => c === check && s === "OK"),
-          `OK ${check} in\n${r.stdout}`,
-        );
-      }
-      assert.ok(!report.some(([s]) => s === "FAIL"), r.stdout);
-      // Nothing serves HTTPS or TLS here, so those two say so as warnings.
-      assert.ok(report.some(([s, c]) => c === "tls" && s === "WARN"), r.stdout);
-      assert.ok(!report.some(([, c]) => c === "port25"), "--no-port25 skips it");
+    const env = { POSTINO_HOSTNAME: HOST, POSTINO_CHECK_DNSBL: "bl.example.test" };
+    for (const args of [["domain", "add", "example.test"], ["dkim", "keygen", "example.test"]]) {
+      const r = await runCli(args, { dataDir: data, env });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const user = await runCli(["user", "add", "postmaster@example.test", "--password-stdin"], {
+      dataDir: data,
+      env,
+      stdin: "check-test-password\n",
     });
-
-    await t.step("a broken MX and a listed address are FAILs: exit 1", async () => {
-      const broken = structuredClone(zone);
-      broken["example.test"].MX = [{ preference: 10, exchange: "mx.elsewhere.test" }];
-      broken["1.0.0.127.bl.example.test"] = { A: ["127.0.0.4"] };
-      await using dns = await startDnsStub(broken);
-      const r = await runCli(
-        ["check", "example.test", "--dns", dns.address, "--no-port25"],
-        { dataDir: data, env },
-      );
-      assert.equal(r.code, 1, r.stdout + r.stderr);
-      assert.match(r.stdout, /^FAIL +mx +example\.test MX points to mx\.elsewhere\.test/m);
-      assert.match(r.stdout, /^FAIL +dnsbl +127\.0\.0\.1 is listed on bl\.example\.test/m);
-      const json = await runCli(
-        ["check", "example.test", "--dns", dns.address, "--no-port25", "--json"],
-        { dataDir: data, env },
-      );
-      assert.equal(json.code, 1);
-      const report = JSON.parse(json.stdout) as { check: string; status: string; detail: string }[];
-      assert.deepEqual(
-        report.map((x) => [x.status.toUpperCase(), x.check]),
-        lines(r.stdout),
-        "the same checks",
-      );
-    });
-
-    await t.step("the API gives the same report", async () => {
-      await using dns = await startDnsStub(zone);
-      await using server = await startPostino({
+    assert.equal(user.code, 0, user.stderr);
+    const printed = await runCli(
+      ["dns", "records", "example.test", "--json", "--ip", "127.0.0.1"],
+      {
         dataDir: data,
         env,
-        args: ["--http", "127.0.0.1:0", "--dns", dns.address],
-      });
-      const password = /^Password: (\S+)/m.exec(setup.stdout)![1];
+      },
+    );
+    assert.equal(printed.code, 0, printed.stderr);
+    const zone = zoneOf(JSON.parse(printed.stdout));
+    const tlsFiles = await certificates(dir);
+
+    await using dns = await startDnsStub(zone);
+    await using server = await startPostino({
+      dataDir: data,
+      env,
+      args: [
+        ...["--https", "127.0.0.1:0", "--http", "127.0.0.1:0", "--dns", dns.address],
+        ...["--tls-cert", tlsFiles.cert, "--tls-key", tlsFiles.key],
+      ],
+    });
+    const https = server.addresses.https.port;
+    // The check looks at the configured https listener, and trusts the test CA.
+    const checkEnv = { ...env, POSTINO_HTTPS: `127.0.0.1:${https}`, DENO_CERT: tlsFiles.ca };
+    const check = (...more: string[]) =>
+      runCli(
+        [
+          "check",
+          "example.test",
+          "--ip",
+          "127.0.0.1",
+          "--dns",
+          dns.address,
+          "--no-port25",
+          ...more,
+        ],
+        { dataDir: data, env: checkEnv },
+      );
+
+    // deno-fmt-ignore
+    await t.step("the printed records pass: exit 0, every line OK but MTA-STS", async () => {
+      const r = await check();
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const report = lines(r.stdout);
+      const checks = [...new Set(report.map(([, c]) => c))];
+      assert.deepEqual(checks, [
+        ...["mx", "host", "ptr", "spf", "dkim", "dmarc", "mta-sts", "tls-rpt", "srv"],
+        ...["autoconfig", "dnsbl", "tls"],
+      ]);
+      for (const [status, name] of report) {
+        if (name === "mta-sts") assert.notEqual(status, "FAIL", r.stdout);
+        else assert.equal(status, "OK", r.stdout);
+      }
+      assert.match(r.stdout, /^WARN +mta-sts +.*mta-sts\.example\.test\/\.well-known/m);
+      assert.match(r.stdout, new RegExp(`^OK +tls +https 127\\.0\\.0\\.1:${https}: the certificate names ${HOST}`, "m"));
+      assert.equal(r.stderr, "");
+    });
+
+    // deno-fmt-ignore
+    await t.step("a broken MX and a listed address are FAILs: exit 1", async () => {
+      dns.set("example.test", { ...zone["example.test"], MX: [{ preference: 10, exchange: "mx.elsewhere.test" }] });
+      dns.set("1.0.0.127.bl.example.test", { A: ["127.0.0.4"] });
+      try {
+        const r = await check();
+        assert.equal(r.code, 1, r.stdout + r.stderr);
+        assert.match(r.stdout, /^FAIL +mx +example\.test MX points to mx\.elsewhere\.test, not mail\.example\.test; publish: example\.test\. MX 10 mail\.example\.test\.$/m);
+        assert.match(r.stdout, /^FAIL +dnsbl +127\.0\.0\.1 is listed on bl\.example\.test \(127\.0\.0\.4\)/m);
+        const json = await check("--json");
+        assert.equal(json.code, 1);
+        const report = JSON.parse(json.stdout) as { check: string; status: string; detail: string }[];
+        assert.ok(report.every((x) => ["ok", "warn", "fail"].includes(x.status) && x.detail));
+        assert.deepEqual(report.map((x) => [x.status.toUpperCase(), x.check]), lines(r.stdout));
+      } finally {
+        dns.set("example.test", zone["example.test"]);
+        dns.set("1.0.0.127.bl.example.test", undefined);
+      }
+    });
+
+    await t.step("the API gives the same checks", async () => {
       const r = await fetch(
         `http://127.0.0.1:${server.addresses.http.port}/api/v1/domains/example.test/check`,
-        { headers: { Authorization: `Basic ${btoa(`postmaster@example.test:${password}`)}` } },
+        {
+          headers: {
+            Authorization: `Basic ${btoa("postmaster@example.test:check-test-password")}`,
+          },
+        },
       );
       assert.equal(r.status, 200);
       const report = await r.json() as { check: string; status: string }[];
@@ -125,10 +168,15 @@ Deno.test("postino check after postino setup: OK records, then a broken one", as
       assert.ok(!report.some((x) => x.status === "fail"), JSON.stringify(report));
     });
 
-    await t.step("usage and unknown domains", async () => {
-      const usage = await runCli(["check", "example.test", "--dns", "nonsense"], { dataDir: data });
-      assert.equal(usage.code, 2);
-      const unknown = await runCli(["check", "other.test", "--dns", "127.0.0.1:1"], {
+    await t.step("usage errors exit 2, an unknown domain 1", async () => {
+      for (
+        const args of [["--dns", "nonsense"], ["--ip", "nonsense"], ["--bogus"], ["other.test"]]
+      ) {
+        const r = await runCli(["check", "example.test", ...args], { dataDir: data });
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+        assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      }
+      const unknown = await runCli(["check", "other.test", "--dns", dns.address], {
         dataDir: data,
       });
       assert.equal(unknown.code, 1);

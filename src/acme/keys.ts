@@ -122,7 +122,10 @@ export async function jwkThumbprint(jwk: PublicJwk): Promise<string> {
 }
 
 /** An ECDSA P-256 SHA-256 signature, raw r||s as JWS ES256 wants it (RFC 7518 §3.4). */
-export async function signRaw(key: CryptoKey, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+export async function signRaw(
+  key: CryptoKey,
+  data: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await crypto.subtle.sign(SIGN, key, data));
 }
 

@@ -12,18 +12,20 @@ import { COMMON_FLAGS, parseFlags, UsageError } from "./usage.ts";
 const HELP = `Usage: postino check DOMAIN [--ip IP]... [--dns IP:PORT] [--json] [--no-port25]
 
 Looks up what the world sees of DOMAIN and this server and prints one line per
-check: OK, WARN or FAIL, and what to change. FAIL: the MX, the host name's
-address, SPF for our address, each DKIM key, DMARC, our address on a DNS
-blocklist ([check] dnsbl), the certificate our listeners serve. WARN: reverse
-DNS, MTA-STS, TLS-RPT, SRV records, autoconfig, outbound port 25.
-Exits 0 when nothing FAILs, 1 otherwise.
+check: OK, WARN or FAIL, the check's name, and what was found and what to change.
+FAIL: the MX, the host name's address, SPF for our address, each DKIM key,
+DMARC, our address on a DNS blocklist ([check] dnsbl), the certificate our
+https, imaps or submissions listener serves. WARN: reverse DNS, MTA-STS, TLS-RPT,
+SRV records, autoconfig, outbound port 25, and a check that could not be made
+(a blocklist refusing to answer, no TLS listener answering).
+Exits 0 when nothing FAILs, 1 otherwise, 2 for a usage error.
 
 Options:
   --ip IP         this server's public address (repeatable; default: the one
                   'postino setup' recorded, else what the host name resolves to)
   --dns IP:PORT   ask this DNS server (default: the config's, else /etc/resolv.conf)
   --json          print [{"check", "status", "detail"}]
-  --no-port25     skip the outbound port 25 test
+  --no-port25     skip the outbound port 25 test (its line is left out)
   --data DIR      data directory (default $POSTINO_DATA, else ./data)
   --config FILE   config file
   -h, --help      show this help
