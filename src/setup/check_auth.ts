@@ -4,7 +4,6 @@
  * and the DMARC record. All three FAIL when wrong (see check.ts).
  */
 import type { DNSResolver } from "mailauth";
-import { spf } from "mailauth/lib/spf/index.js";
 import type { DnsAnswer } from "../dns/resolver.ts";
 import { mailauthResolver } from "../security/dns_adapter.ts";
 import { listDkimKeys } from "../store/dkim_keys.ts";
@@ -71,6 +70,8 @@ export async function checkSpf(ctx: CheckContext): Promise<CheckResult[]> {
     return [fail("spf", `no address of ours to evaluate SPF for; give --ip; ${hint}`)];
   }
   const sender = `postmaster@${ctx.domain}`;
+  // Loaded here, not at start: a server that never runs a check need not carry mailauth.
+  const { spf } = await import("mailauth/lib/spf/index.js");
   return await Promise.all(ctx.ours.map(async (ip) => {
     const signal = AbortSignal.timeout(SPF_BUDGET_MS);
     const r = await spf({
