@@ -42,7 +42,13 @@ import {
 import { REPO_ROOT, type RunningPostino } from "./support/server.ts";
 
 /** Where the screenshots go. */
-const SHOTS = `${REPO_ROOT}docs/screenshots`;
+/**
+ * Where the screenshots go: docs/screenshots/ (shown in the README) with
+ * POSTINO_SCREENSHOTS=1, else a temp dir, so a test run leaves the tree clean.
+ */
+const SHOTS = Deno.env.get("POSTINO_SCREENSHOTS") === "1"
+  ? `${REPO_ROOT}docs/screenshots`
+  : `${Deno.env.get("TMPDIR") || "/tmp"}/postino-screenshots`;
 /** Every puppeteer wait and navigation is bounded by this. */
 const STEP_TIMEOUT_MS = 10_000;
 /** A user who is not an admin (alice, added first, is). */
@@ -148,7 +154,7 @@ async function adminTab(page: Page, hash: string, heading: string): Promise<void
   await waitText(page, "#view h1", heading);
 }
 
-/** A full-page PNG in docs/screenshots/. */
+/** A full-page PNG in {@link SHOTS}. */
 async function shoot(page: Page, name: string): Promise<void> {
   const path: `${string}.png` = `${SHOTS}/${name}.png`;
   await page.screenshot({ path, fullPage: true });
