@@ -10,27 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startDnsStub, type Zone } from "./support/dns_stub.ts";
+import { startDnsStub, type Zone, zoneFromRecords } from "./support/dns_stub.ts";
 import { runCli, startPostino } from "./support/server.ts";
 
 const HOST = "mail.example.test";
 
 /** The zone `postino dns records --json` asks for, plus a PTR for 127.0.0.1. */
 function zoneOf(records: { name: string; type: string; value: string }[]): Zone {
-  const zone: Zone = { "1.0.0.127.in-addr.arpa": { PTR: [HOST] } };
-  for (const r of records) {
-    const e = zone[r.name] ??= {};
-    const [a, b, c, d] = r.value.split(" ");
-    if (r.type === "A") (e.A ??= []).push(r.value);
-    if (r.type === "AAAA") (e.AAAA ??= []).push(r.value);
-    if (r.type === "TXT") (e.TXT ??= []).push(r.value);
-    if (r.type === "MX") (e.MX ??= []).push({ preference: Number(a), exchange: b });
-    if (r.type === "CNAME") e.CNAME = r.value;
-    if (r.type === "SRV") {
-      (e.SRV ??= []).push({ priority: Number(a), weight: Number(b), port: Number(c), target: d });
-    }
-  }
-  return zone;
+  return zoneFromRecords(records, { "1.0.0.127.in-addr.arpa": { PTR: [HOST] } });
 }
 
 /** Runs openssl; throws with its stderr when it fails. */

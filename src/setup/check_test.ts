@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { startDnsStub, type StubBehaviour, type Zone } from "../../tests/support/dns_stub.ts";
+import {
+  startDnsStub,
+  type StubBehaviour,
+  type Zone,
+  zoneFromRecords,
+} from "../../tests/support/dns_stub.ts";
 import { loadConfig } from "../config.ts";
 import { Resolver } from "../dns/resolver.ts";
 import { createSelfSigned } from "../net/dev_cert.ts";
@@ -26,19 +31,8 @@ const config = {
 
 /** The zone `domainRecords` asks for, as the DNS stub serves it, plus a PTR. */
 async function goodZone(store: Store): Promise<Zone> {
-  const zone: Zone = { [PTR]: { PTR: [HOST] } };
-  for (const r of await domainRecords(store, config, "example.test", [IP])) {
-    const e = zone[r.name] ??= {};
-    const [a, b, c, d] = r.value.split(" ");
-    if (r.type === "A") (e.A ??= []).push(r.value);
-    if (r.type === "TXT") (e.TXT ??= []).push(r.value);
-    if (r.type === "MX") (e.MX ??= []).push({ preference: Number(a), exchange: b });
-    if (r.type === "CNAME") e.CNAME = r.value;
-    if (r.type === "SRV") {
-      (e.SRV ??= []).push({ priority: Number(a), weight: Number(b), port: Number(c), target: d });
-    }
-  }
-  return zone;
+  const records = await domainRecords(store, config, "example.test", [IP]);
+  return zoneFromRecords(records, { [PTR]: { PTR: [HOST] } });
 }
 
 interface Extra {

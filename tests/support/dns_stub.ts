@@ -48,6 +48,29 @@ export interface ZoneEntry {
 export type Zone = Record<string, ZoneEntry>;
 
 /**
+ * A zone holding `records` as `postino dns records --json` gives them
+ * (values in zone-file form: `10 mail.example.test.`), added to `zone`.
+ */
+export function zoneFromRecords(
+  records: readonly { name: string; type: string; value: string }[],
+  zone: Zone = {},
+): Zone {
+  for (const r of records) {
+    const e = zone[r.name] ??= {};
+    const [a, b, c, d] = r.value.split(" ");
+    if (r.type === "A") (e.A ??= []).push(r.value);
+    if (r.type === "AAAA") (e.AAAA ??= []).push(r.value);
+    if (r.type === "TXT") (e.TXT ??= []).push(r.value);
+    if (r.type === "MX") (e.MX ??= []).push({ preference: Number(a), exchange: b });
+    if (r.type === "CNAME") e.CNAME = r.value;
+    if (r.type === "SRV") {
+      (e.SRV ??= []).push({ priority: Number(a), weight: Number(b), port: Number(c), target: d });
+    }
+  }
+  return zone;
+}
+
+/**
  * How the stub treats queries for one name:
  * - `answer`: from the zone (the default);
  * - `servfail` / `refused`: that rcode, over UDP and TCP;
