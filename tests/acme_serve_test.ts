@@ -6,31 +6,15 @@
  * and keeps serving, retrying later, when the CA is gone.
  */
 import assert from "node:assert/strict";
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { startDnsStub } from "./support/dns_stub.ts";
+import { servedCertificate } from "./support/openssl.ts";
 import { freePort, startPebble } from "./support/pebble.ts";
 import { type RunningPostino, startPostino } from "./support/server.ts";
 
-/** The certificate a listener serves, as `openssl s_client` sees it. */
-async function served(port: number, starttls?: string): Promise<X509Certificate> {
-  const args = ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "mail.example.test"];
-  if (starttls) args.push("-starttls", starttls);
-  const child = new Deno.Command("openssl", {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  })
-    .spawn();
-  await child.stdin.close();
-  const timer = setTimeout(() => child.kill(), 10_000);
-  const { stdout } = await child.output();
-  clearTimeout(timer);
-  const pem = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(
-    new TextDecoder().decode(stdout),
-  )?.[0];
-  assert.ok(pem, `no certificate on port ${port}`);
-  return new X509Certificate(pem);
+/** The certificate a listener serves for our host name, as `openssl s_client` sees it. */
+function served(port: number, starttls?: string): Promise<X509Certificate> {
+  return servedCertificate(port, "mail.example.test", starttls);
 }
 
 /** The issuers seen on SMTP STARTTLS, IMAPS and HTTPS (deduplicated). */
@@ -73,7 +57,7 @@ function serveArgs(httpPort: number, directory: string, caFile: string, dns: str
     dns,
     "--log-format",
     "json",
-  ]; // deno-fmt-ignore
+  ];
 }
 
 Deno.test("serve --acme gets, serves and renews a certificate without a restart", async (t) => {

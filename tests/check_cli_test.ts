@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startDnsStub, type Zone, zoneFromRecords } from "./support/dns_stub.ts";
+import { EC_KEY, openssl } from "./support/openssl.ts";
 import { runCli, startPostino } from "./support/server.ts";
 
 const HOST = "mail.example.test";
@@ -20,22 +21,15 @@ function zoneOf(records: { name: string; type: string; value: string }[]): Zone 
   return zoneFromRecords(records, { "1.0.0.127.in-addr.arpa": { PTR: [HOST] } });
 }
 
-/** Runs openssl; throws with its stderr when it fails. */
-async function openssl(args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
-}
-
 /** A CA and a certificate it signs for HOST, as files in `dir`. */
 // deno-fmt-ignore
 async function certificates(dir: string) {
   const [ca, caKey, cert, key, csr, ext] = ["ca.pem", "ca.key", "cert.pem", "key.pem", "csr", "ext"]
     .map((f) => join(dir, f));
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  await openssl(["req", "-x509", ...ec, "-keyout", caKey, "-out", ca, "-days", "30", "-subj", "/CN=Check test CA"]);
-  await openssl(["req", ...ec, "-keyout", key, "-out", csr, "-subj", `/CN=${HOST}`]);
+  await openssl(undefined, "req", "-x509", ...EC_KEY, "-keyout", caKey, "-out", ca, "-days", "30", "-subj", "/CN=Check test CA");
+  await openssl(undefined, "req", ...EC_KEY, "-keyout", key, "-out", csr, "-subj", `/CN=${HOST}`);
   await Deno.writeTextFile(ext, `subjectAltName=DNS:${HOST}\n`);
-  await openssl(["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "30", "-extfile", ext]);
+  await openssl(undefined, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-out", cert, "-days", "30", "-extfile", ext);
   return { ca, cert, key };
 }
 

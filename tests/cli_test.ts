@@ -8,6 +8,7 @@ import { verifyPassword } from "../src/auth/password.ts";
 import { findUser } from "../src/store/accounts.ts";
 import { openStore, storePath } from "../src/store/db.ts";
 import { VERSION } from "../src/version.ts";
+import { EC_KEY, openssl } from "./support/openssl.ts";
 import { type CliResult, runCli, startPostino } from "./support/server.ts";
 
 /** Runs `fn` with a fresh temp dir that is removed afterwards. */
@@ -677,12 +678,6 @@ Deno.test("postino serve exits 1 with one line when a port is in use", async () 
 // ---------------------------------------------------------------------------
 // serve refuses certificate files it cannot use
 
-/** Runs openssl in `dir`; fails the test when it fails. */
-async function openssl(dir: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd: dir, stderr: "piped" }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-}
-
 Deno.test("postino serve exits 1 naming the file when a certificate or key is unusable", async () => {
   await withTempDir(async (dir) => {
     for (const name of ["a", "b"]) {
@@ -690,11 +685,7 @@ Deno.test("postino serve exits 1 naming the file when a certificate or key is un
         dir,
         "req",
         "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
+        ...EC_KEY,
         "-keyout",
         `${name}.key`,
         "-out",
@@ -703,7 +694,7 @@ Deno.test("postino serve exits 1 naming the file when a certificate or key is un
         "2",
         "-subj",
         `/CN=${name}.example`,
-      ); // deno-fmt-ignore
+      );
     }
     await Deno.writeTextFile(join(dir, "junk.pem"), "this is not PEM\n");
     const cases: [cert: string, key: string, line: string][] = [
@@ -739,7 +730,7 @@ Deno.test("postino serve exits 1 naming the file when a certificate or key is un
         join(dir, "a.crt"),
         "--tls-key",
         join(dir, "a.key"),
-      ], // deno-fmt-ignore
+      ],
     });
     assert.ok(server.addresses.smtp);
   });

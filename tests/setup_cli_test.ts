@@ -9,6 +9,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { dkimVerify } from "./support/inbound_fixture.ts";
 import { header, message, startRemote, submit } from "./support/outbound_fixture.ts";
+import { EC_KEY, openssl } from "./support/openssl.ts";
 import { runCli, startPostino } from "./support/server.ts";
 
 /** One zone-file line as setup prints it. */
@@ -126,28 +127,8 @@ Deno.test("postino setup prepares a domain whose printed records and password wo
 
     await t.step("the admin logs in and mail it sends verifies with the printed key", async () => {
       await using remote = await startRemote();
-      const made = await new Deno.Command("openssl", {
-        args: [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-nodes",
-          "-keyout",
-          "k.pem",
-          "-out",
-          "c.pem",
-          "-days",
-          "2",
-          "-subj",
-          "/CN=mail.example.test",
-        ], // deno-fmt-ignore
-        cwd: dir,
-        stderr: "null",
-      }).output();
-      assert.ok(made.success);
+      // deno-fmt-ignore
+      await openssl(dir, "req", "-x509", ...EC_KEY, "-keyout", "k.pem", "-out", "c.pem", "-days", "2", "-subj", "/CN=mail.example.test");
       await using server = await startPostino({
         dataDir: data,
         args: [
@@ -158,7 +139,7 @@ Deno.test("postino setup prepares a domain whose printed records and password wo
           "--tls-key",
           join(dir, "k.pem"),
           ...remote.args,
-        ], // deno-fmt-ignore
+        ],
       });
       // The host name setup recorded is the one the server uses.
       await server.waitForLog((e) => e.properties.hostname === "mail.example.test");
@@ -199,7 +180,7 @@ Deno.test("postino setup takes --admin, --password-stdin and writes --config whe
         config,
         "--ip",
         "2001:db8::25",
-      ], // deno-fmt-ignore
+      ],
       { dataDir: join(dir, "data"), stdin: "a chosen secret\n" },
     );
     assert.equal(r.code, 0, r.stderr);

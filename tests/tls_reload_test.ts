@@ -7,36 +7,13 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
+import { EC_KEY, openssl, servedCertificate } from "./support/openssl.ts";
 import { startPostino } from "./support/server.ts";
 
 /** Makes a self-signed end-entity certificate for localhost in `dir` as NAME.crt/NAME.key. */
 async function makePair(dir: string, name: string): Promise<{ cert: string; key: string }> {
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "3",
-      "-subj",
-      `/CN=localhost/O=${name}`,
-      "-addext",
-      "subjectAltName=DNS:localhost",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ], // deno-fmt-ignore
-    cwd: dir,
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  // deno-fmt-ignore
+  await openssl(dir, "req", "-x509", ...EC_KEY, "-keyout", `${name}.key`, "-out", `${name}.crt`, "-days", "3", "-subj", `/CN=localhost/O=${name}`, "-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE");
   return {
     cert: await Deno.readTextFile(join(dir, `${name}.crt`)),
     key: await Deno.readTextFile(join(dir, `${name}.key`)),
@@ -45,34 +22,21 @@ async function makePair(dir: string, name: string): Promise<{ cert: string; key:
 
 /** The SHA-256 fingerprint of the certificate a listener serves, as openssl s_client sees it. */
 async function servedFingerprint(port: number, starttls?: string): Promise<string> {
-  const args = ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "localhost"];
-  if (starttls) args.push("-starttls", starttls);
-  const child = new Deno.Command("openssl", {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  })
-    .spawn();
-  await child.stdin.close();
-  const timer = setTimeout(() => child.kill(), 10_000);
-  const { stdout } = await child.output();
-  clearTimeout(timer);
-  const pem = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/.exec(
-    new TextDecoder().decode(stdout),
-  )?.[0];
-  assert.ok(pem, `no certificate from port ${port}`);
-  return new X509Certificate(pem).fingerprint256;
+  return (await servedCertificate(port, "localhost", starttls)).fingerprint256;
 }
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 
-/** Polls `fn` until it gives `want`, for up to 10 s. */
+/**
+ * Polls `fn` until it gives `want`, for up to 10 s. A probe that finds no
+ * certificate counts as "not yet": HTTPS rebinds its port for a new
+ * certificate, and a probe may fall into those few milliseconds.
+ */
 async function eventually(fn: () => Promise<string>, want: string, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   let got = "";
   while (Date.now() < deadline) {
-    got = await fn();
+    got = await fn().catch((err) => String(err));
     if (got === want) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -102,7 +66,7 @@ Deno.test("replaced certificate files reach every TLS listener without a restart
         keyFile,
         "--log-format",
         "json",
-      ], // deno-fmt-ignore
+      ],
     });
     const ports = {
       smtp: server.addresses.smtp.port,
