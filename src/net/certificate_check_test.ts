@@ -22,83 +22,12 @@ async function makePems(dir: string): Promise<Record<string, string>> {
     ...subj("rsa.example"),
     "-addext",
     "subjectAltName=DNS:mail.example,DNS:rsa.example",
-  );
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "ec.key",
-    "-out",
-    "ec.crt",
-    "-days",
-    "30",
-    ...subj("ec.example"),
-  );
-  await openssl(
-    dir,
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "30",
-    ...subj("Test CA"),
-  );
-  await openssl(
-    dir,
-    "req",
-    "-new",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "leaf.key",
-    "-out",
-    "leaf.csr",
-    ...subj("leaf.example"),
-  );
-  await openssl(
-    dir,
-    "x509",
-    "-req",
-    "-in",
-    "leaf.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "leaf.crt",
-    "-days",
-    "10",
-  );
-  await openssl(
-    dir,
-    "pkey",
-    "-in",
-    "ec.key",
-    "-out",
-    "ec-encrypted.key",
-    "-aes256",
-    "-passout",
-    "pass:secret",
-  );
+  ); // deno-fmt-ignore
+  await openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ec.key", "-out", "ec.crt", "-days", "30", ...subj("ec.example")); // deno-fmt-ignore
+  await openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", ...subj("Test CA")); // deno-fmt-ignore
+  await openssl(dir, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", ...subj("leaf.example")); // deno-fmt-ignore
+  await openssl(dir, "x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.crt", "-days", "10"); // deno-fmt-ignore
+  await openssl(dir, "pkey", "-in", "ec.key", "-out", "ec-encrypted.key", "-aes256", "-passout", "pass:secret"); // deno-fmt-ignore
   await openssl(dir, "rsa", "-in", "rsa.key", "-out", "rsa-traditional.key", "-traditional");
   const pems: Record<string, string> = {};
   for (const name of ["rsa", "ec", "ca", "leaf"]) {
@@ -145,79 +74,19 @@ Deno.test("checkCertificatePair() accepts good pairs and refuses bad ones", asyn
         p["ec.key"],
         now,
         /^Certificate file \/etc\/cert\.pem holds no PEM certificate/,
-      ],
-      [
-        "a certificate file that is not PEM",
-        "hello world\n",
-        p["ec.key"],
-        now,
-        /holds no PEM certificate/,
-      ],
-      ["a DER-ish base64 blob without armour", body, p["ec.key"], now, /holds no PEM certificate/],
-      [
-        "a damaged certificate",
-        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-        p["ec.key"],
-        now,
-        /^Certificate file \/etc\/cert\.pem: certificate 1 of 1 cannot be parsed$/,
-      ],
-      [
-        "a key file that is not PEM",
-        p["ec.crt"],
-        "secret",
-        now,
-        /^Key file \/etc\/key\.pem holds no PEM private key/,
-      ],
-      [
-        "a certificate given as the key",
-        p["ec.crt"],
-        p["ec.crt"],
-        now,
-        /^Key file \/etc\/key\.pem holds no PEM private key/,
-      ],
-      [
-        "a damaged key",
-        p["ec.crt"],
-        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        now,
-        /^Key file \/etc\/key\.pem: the private key cannot be parsed$/,
-      ],
-      [
-        "an encrypted key",
-        p["ec.crt"],
-        p["ec-encrypted.key"],
-        now,
-        /^Key file \/etc\/key\.pem is encrypted/,
-      ],
-      [
-        "a key of another certificate (same type)",
-        p["ec.crt"],
-        p["leaf.key"],
-        now,
-        /^Certificate file \/etc\/cert\.pem does not belong to the key in \/etc\/key\.pem$/,
-      ],
-      ["a key of another type", p["ec.crt"], p["rsa.key"], now, /does not belong to the key/],
-      [
-        "the CA first in the chain",
-        p["ca.crt"] + p["leaf.crt"],
-        p["leaf.key"],
-        now,
-        /does not belong to the key/,
-      ],
-      [
-        "an expired certificate",
-        p["ec.crt"],
-        p["ec.key"],
-        new Date(now.getTime() + 40 * DAY),
-        /^Certificate file \/etc\/cert\.pem expired on \d{4}-/,
-      ],
-      [
-        "a certificate not valid yet",
-        p["ec.crt"],
-        p["ec.key"],
-        new Date(now.getTime() - 2 * DAY),
-        /^Certificate file \/etc\/cert\.pem is not valid before \d{4}-/,
-      ],
+      ], // deno-fmt-ignore
+      ["a certificate file that is not PEM", "hello world\n", p["ec.key"], now, /holds no PEM certificate/], // deno-fmt-ignore
+      ["a DER-ish base64 blob without armour", body, p["ec.key"], now, /holds no PEM certificate/], // deno-fmt-ignore
+      ["a damaged certificate", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", p["ec.key"], now, /^Certificate file \/etc\/cert\.pem: certificate 1 of 1 cannot be parsed$/], // deno-fmt-ignore
+      ["a key file that is not PEM", p["ec.crt"], "secret", now, /^Key file \/etc\/key\.pem holds no PEM private key/], // deno-fmt-ignore
+      ["a certificate given as the key", p["ec.crt"], p["ec.crt"], now, /^Key file \/etc\/key\.pem holds no PEM private key/], // deno-fmt-ignore
+      ["a damaged key", p["ec.crt"], "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", now, /^Key file \/etc\/key\.pem: the private key cannot be parsed$/], // deno-fmt-ignore
+      ["an encrypted key", p["ec.crt"], p["ec-encrypted.key"], now, /^Key file \/etc\/key\.pem is encrypted/], // deno-fmt-ignore
+      ["a key of another certificate (same type)", p["ec.crt"], p["leaf.key"], now, /^Certificate file \/etc\/cert\.pem does not belong to the key in \/etc\/key\.pem$/], // deno-fmt-ignore
+      ["a key of another type", p["ec.crt"], p["rsa.key"], now, /does not belong to the key/], // deno-fmt-ignore
+      ["the CA first in the chain", p["ca.crt"] + p["leaf.crt"], p["leaf.key"], now, /does not belong to the key/], // deno-fmt-ignore
+      ["an expired certificate", p["ec.crt"], p["ec.key"], new Date(now.getTime() + 40 * DAY), /^Certificate file \/etc\/cert\.pem expired on \d{4}-/], // deno-fmt-ignore
+      ["a certificate not valid yet", p["ec.crt"], p["ec.key"], new Date(now.getTime() - 2 * DAY), /^Certificate file \/etc\/cert\.pem is not valid before \d{4}-/], // deno-fmt-ignore
     ];
     for (const [name, cert, key, at, message] of bad) {
       await t.step(`refuses ${name}`, () => {
