@@ -14,6 +14,8 @@ import { LoginThrottle } from "./throttle.ts";
 export interface AuthenticatedUser {
   id: number;
   address: string;
+  /** May administer the server over HTTP. */
+  admin: boolean;
 }
 
 /** Context of a login attempt, for throttling and logs. */
@@ -75,7 +77,7 @@ export class Authenticator {
         user: user.address,
         remote: attempt.remoteAddress,
       });
-      return { id: user.id, address: user.address };
+      return { id: user.id, address: user.address, admin: user.admin };
     }
     await this.failed({ ...attempt, username: account });
     return undefined;

@@ -5,7 +5,6 @@
  * protocols' login throttle.
  */
 import { connectionId } from "../net/listener.ts";
-import { findUser } from "../store/accounts.ts";
 import { findApiToken } from "../store/api_tokens.ts";
 import { findWebSession } from "../store/web_sessions.ts";
 import { ApiError, unauthorized } from "./errors.ts";
@@ -24,7 +23,11 @@ export interface Principal {
 /** The cookie that holds the web session's secret. */
 export const SESSION_COOKIE = "postino_session";
 
-/** True for 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
+/**
+ * True for 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. Stricter than
+ * net/limits.ts's, which mail listeners call with addresses already
+ * unmapped: a remote address from an HTTP stack is checked as written.
+ */
 export function isLoopback(address: string): boolean {
   const a = address.toLowerCase().replace(/^::ffff:/, "");
   return a === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
@@ -107,12 +110,7 @@ async function basic(value: string, env: HttpEnv, services: HttpServices): Promi
     connectionId: connectionId(),
   });
   if (!user) throw unauthorized("Wrong address or password");
-  const record = findUser(services.store, user.address);
-  return {
-    user: { id: user.id, address: user.address },
-    admin: record?.admin ?? false,
-    via: "basic",
-  };
+  return { user: { id: user.id, address: user.address }, admin: user.admin, via: "basic" };
 }
 
 async function bearer(value: string, env: HttpEnv, services: HttpServices): Promise<Principal> {
@@ -127,8 +125,8 @@ async function bearer(value: string, env: HttpEnv, services: HttpServices): Prom
     throw unauthorized("Unknown API token");
   }
   if (!holder.user) return { admin: true, via: "token" };
-  const record = findUser(services.store, holder.user.address);
-  return { user: holder.user, admin: record?.admin ?? false, via: "token" };
+  const { id, address, admin } = holder.user;
+  return { user: { id, address }, admin, via: "token" };
 }
 
 /**

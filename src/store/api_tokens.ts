@@ -18,8 +18,8 @@ export interface ApiTokenInfo {
 /** Whom a presented token stands for. */
 export interface TokenHolder {
   name: string;
-  /** The user's id and address, or undefined for an admin token. */
-  user?: { id: number; address: string };
+  /** The user it acts as (with their admin flag), or undefined for an admin token. */
+  user?: { id: number; address: string; admin: boolean };
 }
 
 /** The prefix of every token, so that a leaked one is recognisable in logs and scanners. */
@@ -106,8 +106,10 @@ export function deleteApiToken(store: Store, name: string): void {
 export async function findApiToken(store: Store, secret: string): Promise<TokenHolder | undefined> {
   if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
   const hash = await secretHash(secret);
-  const row = store.get<{ id: number; name: string; user_id: number | null; address: string }>(
-    `SELECT t.id, t.name, t.user_id, u.address
+  const row = store.get<
+    { id: number; name: string; user_id: number | null; address: string; admin: number }
+  >(
+    `SELECT t.id, t.name, t.user_id, u.address, u.admin
      FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.secret_hash = ?`,
     hash,
   );
@@ -120,6 +122,8 @@ export async function findApiToken(store: Store, secret: string): Promise<TokenH
   );
   return {
     name: row.name,
-    user: row.user_id === null ? undefined : { id: row.user_id, address: row.address },
+    user: row.user_id === null
+      ? undefined
+      : { id: row.user_id, address: row.address, admin: row.admin === 1 },
   };
 }

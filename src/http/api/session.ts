@@ -5,7 +5,6 @@
  * session's CSRF token, which only our own pages can read.
  */
 import { connectionId } from "../../net/listener.ts";
-import { findUser } from "../../store/accounts.ts";
 import { closeWebSession, openWebSession } from "../../store/web_sessions.ts";
 import { cookieValue, credentialsAllowed, insecureRefusal, SESSION_COOKIE } from "../auth.ts";
 import type { HttpEnv } from "../context.ts";
@@ -76,8 +75,7 @@ export const sessionRoutes = [
       });
       if (!user) throw unauthorized("Wrong address or password");
       const { secret, csrfToken } = await openWebSession(services.store, user.id);
-      const admin = findUser(services.store, user.address)?.admin ?? false;
-      return json({ address: user.address, admin, csrfToken }, 201, {
+      return json({ address: user.address, admin: user.admin, csrfToken }, 201, {
         "Set-Cookie": sessionCookie(secret, env),
         "Cache-Control": "no-store",
       });
