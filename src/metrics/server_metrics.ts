@@ -71,17 +71,19 @@ export class ServerMetrics {
       "Outbound delivery attempts per recipient, per result",
       ["result"],
     );
+    // One query per scrape sets both queue gauges: this one's collect runs first and sets the
+    // age gauge too, which renders right after it.
     r.gauge("postino_queue_messages", "Messages in the outbound queue", [], (g) => {
-      g.set(undefined, queueStats(store).messages);
+      const { messages, oldestAt } = queueStats(store);
+      g.set(undefined, messages);
+      oldest.set(
+        undefined,
+        oldestAt === undefined ? 0 : Math.max(0, (Date.now() - oldestAt) / 1000),
+      );
     });
-    r.gauge(
+    const oldest = r.gauge(
       "postino_queue_oldest_age_seconds",
       "Age of the oldest message in the outbound queue (0 when empty)",
-      [],
-      (g) => {
-        const { oldestAt } = queueStats(store);
-        g.set(undefined, oldestAt === undefined ? 0 : Math.max(0, (Date.now() - oldestAt) / 1000));
-      },
     );
     this.#authFailures = r.counter(
       "postino_auth_failures_total",

@@ -1,5 +1,4 @@
 /** /api/v1/dkim: list DKIM keys and make new ones (with the TXT record to publish). */
-import { normalizeDomain } from "../../address.ts";
 import {
   defaultSelector,
   DKIM_ALGORITHMS,
@@ -10,6 +9,7 @@ import {
 } from "../../security/dkim.ts";
 import { addDkimKey, checkCanAddDkimKey, listDkimKeys } from "../../store/dkim_keys.ts";
 import { ApiError, withField } from "../errors.ts";
+import { domainFrom } from "./domains.ts";
 import { json, type RouteSpec } from "../route.ts";
 import { s } from "../schema.ts";
 
@@ -61,12 +61,7 @@ export const dkimRoutes = [
     }, ["domain"]),
     responses: { 201: { description: "Made", schema: key } },
     handle: async ({ body, services }) => {
-      let domain: string;
-      try {
-        domain = normalizeDomain(body.domain);
-      } catch (err) {
-        throw new ApiError(422, (err as Error).message, "domain");
-      }
+      const domain = domainFrom(body.domain);
       const selector = (body.selector ?? defaultSelector()).toLowerCase();
       if (!isValidSelector(selector)) {
         throw new ApiError(422, "Use letters, digits, hyphens and dots", "selector");
