@@ -52,8 +52,13 @@ async function main() {
   await show();
 }
 
+/** The section on screen, so that another one starts without the last action's message. */
+let shown;
+
 async function show() {
   const current = SECTIONS.some(([hash]) => hash === location.hash) ? location.hash : "#overview";
+  if (current !== shown) document.getElementById("flash")?.replaceChildren();
+  shown = current;
   frame("Postino admin", [...SECTIONS, ["/account/", "My account"]], current);
   clearInterval(pollTimer);
   const view = document.getElementById("view");
