@@ -1,12 +1,13 @@
 /** `postino check DOMAIN`: what the world sees of a domain and this server. */
 import { isIP } from "node:net";
 import { normalizeDomain } from "../address.ts";
-import { loadConfig, parseHostPort } from "../config.ts";
+import { parseHostPort } from "../config.ts";
 import { Resolver } from "../dns/resolver.ts";
 import { checkDomain, formatReport } from "../setup/check.ts";
-import { storedPublicIps, withStoredIdentity } from "../setup/identity.ts";
+import { storedPublicIps } from "../setup/identity.ts";
 import { isLocalDomain } from "../store/accounts.ts";
-import { openStore, StoreError, storePath } from "../store/db.ts";
+import { StoreError } from "../store/db.ts";
+import { openCommandContext } from "./open_store.ts";
 import { COMMON_FLAGS, parseFlags, UsageError } from "./usage.ts";
 
 const HELP = `Usage: postino check DOMAIN [--ip IP]... [--dns IP:PORT] [--json] [--no-port25]
@@ -59,16 +60,13 @@ export async function checkCommand(args: string[]): Promise<number> {
     );
   }
   const domain = normalizeDomain(positionals[0]);
-  const loaded = loadConfig({ flags: { data: values.data, config: values.config } });
-  Deno.mkdirSync(loaded.dataDir, { recursive: true });
-  const store = openStore(storePath(loaded.dataDir));
+  const { config, store } = openCommandContext({ data: values.data, config: values.config });
   try {
     if (!isLocalDomain(store, domain)) {
       throw new StoreError(
         `Domain ${domain} is not a local domain here; set it up first with: postino setup ${domain} --hostname FQDN`,
       );
     }
-    const config = withStoredIdentity(loaded, store);
     const server = dns ?? config.dns;
     const resolver = new Resolver({ servers: server ? [server] : undefined, cache: true });
     const results = await checkDomain({

@@ -1,11 +1,10 @@
 /** `postino dns records DOMAIN`: the DNS records a local domain should publish. */
 import { isIP } from "node:net";
 import { normalizeDomain } from "../address.ts";
-import { loadConfig } from "../config.ts";
 import { zoneLines } from "../dns/records_to_publish.ts";
 import { domainRecords } from "../setup/domain_records.ts";
-import { storedPublicIps, withStoredIdentity } from "../setup/identity.ts";
-import { openStore, storePath } from "../store/db.ts";
+import { storedPublicIps } from "../setup/identity.ts";
+import { openCommandContext } from "./open_store.ts";
 import { COMMON_FLAGS, parseSubcommand, UsageError } from "./usage.ts";
 
 const HELP = `Usage:
@@ -40,11 +39,8 @@ export async function dnsCommand(args: string[]): Promise<number> {
     if (!isIP(ip)) throw new UsageError(`Invalid --ip '${ip}' (see 'postino dns --help')`);
   }
   const domain = normalizeDomain(positionals[0]);
-  const loaded = loadConfig({ flags: values });
-  Deno.mkdirSync(loaded.dataDir, { recursive: true });
-  const store = openStore(storePath(loaded.dataDir));
+  const { config, store } = openCommandContext({ data: values.data, config: values.config });
   try {
-    const config = withStoredIdentity(loaded, store);
     const ips = values.ip ?? storedPublicIps(store);
     const records = await domainRecords(store, config, domain, ips);
     console.log(values.json ? JSON.stringify(records, null, 2) : zoneLines(records).trimEnd());

@@ -8,7 +8,7 @@ import { isIP } from "node:net";
 import type { Config } from "../config.ts";
 import type { DnsRecord } from "../dns/records_to_publish.ts";
 import { hashPassword } from "../auth/password.ts";
-import { generateDkimKey } from "../security/dkim.ts";
+import { defaultSelector, generateDkimKey } from "../security/dkim.ts";
 import { addDomain, addUser, checkCanAddUser, isLocalDomain } from "../store/accounts.ts";
 import { type Store, StoreError } from "../store/db.ts";
 import { addDkimKey, checkCanAddDkimKey } from "../store/dkim_keys.ts";
@@ -87,7 +87,7 @@ export async function setupDomain(
     );
   }
   const admin = request.admin ?? `postmaster@${domain}`;
-  const selector = `postino${new Date().toISOString().slice(0, 7).replace("-", "")}`;
+  const selector = defaultSelector();
   const selectors = { ed25519: `${selector}e`, rsa: `${selector}r` };
   // Make everything slow first, then store it all in one transaction.
   const [ed25519, rsa] = await Promise.all([
