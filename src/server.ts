@@ -177,74 +177,61 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     listening: address,
     healthy: () => !closing && LISTENERS.every((n) => !ctx.config.listeners[n] || address(n)),
   });
+  /** Starts the HTTP or HTTPS listener; HTTPS follows every certificate change. */
+  const startHttp = (name: "http" | "https", address: HostPort): HttpListener => {
+    const tls = name === "https" ? ctx.tls! : undefined;
+    const listener = HttpListener.start({
+      name,
+      address,
+      fetch: (request, env) => httpApp.fetch(request, env),
+      tls: tls && { cert: tls.cert, key: tls.key },
+    });
+    if (tls) {
+      stopWatching.push(tls.onChange((identity) => {
+        listener.replaceCertificate(identity).catch((err) =>
+          logger.error("https could not take the new certificate: {error}", {
+            error: (err as Error)?.message ?? String(err),
+          })
+        );
+      }));
+    }
+    return listener;
+  };
   try {
     for (const name of LISTENERS) {
       const address = ctx.config.listeners[name];
       if (!address) continue;
-      if (name === "http" || name === "https") {
-        if (name === "https" && !ctx.tls) {
-          throw new ServerStartError(
-            "The https listener needs a certificate: give --tls-cert and --tls-key (or use --dev)",
-          );
-        }
-        let listener: HttpListener;
-        try {
-          listener = HttpListener.start({
-            name,
-            address,
-            fetch: (request, env) => httpApp.fetch(request, env),
-            tls: name === "https" ? { cert: ctx.tls!.cert, key: ctx.tls!.key } : undefined,
-          });
-        } catch (err) {
-          throw new ServerStartError(
-            `Cannot listen for ${name} on ${formatHostPort(address)}: ${describeBindError(err)}`,
-            { cause: err },
-          );
-        }
-        listeners.push(listener);
-        if (name === "https") {
-          const https = listener;
-          stopWatching.push(ctx.tls!.onChange((identity) => {
-            https.replaceCertificate(identity).catch((err) =>
-              logger.error("https could not take the new certificate: {error}", {
-                error: (err as Error)?.message ?? String(err),
-              })
-            );
-          }));
-        }
-        logger.info("{listener} listening on {address}", {
-          listener: name,
-          address: formatHostPort(listener.address),
-        });
-        continue;
-      }
+      const http = name === "http" || name === "https";
       const protocol = PROTOCOLS[name];
-      if (!protocol) {
+      if (!http && !protocol) {
         logger.warn("The {listener} listener is not available in this version; not started", {
           listener: name,
         });
         continue;
       }
-      if (protocol.implicitTls && !ctx.tls) {
+      if ((name === "https" || protocol?.implicitTls) && !ctx.tls) {
         throw new ServerStartError(
           `The ${name} listener needs a certificate: give --tls-cert and --tls-key (or use --dev)`,
         );
       }
-      const listener = await Listener.start({
-        name,
-        address,
-        handler: protocol.create(services),
-        // Read at each handshake, so a renewed certificate reaches new connections at once.
-        implicitTls: protocol.implicitTls ? () => ctx.tls!.context : undefined,
-        limits,
-        refuse: protocol.refuse,
-        onConnection: (delta) => metrics.connection(name, delta),
-      }).catch((err) => {
+      let listener: Listener | HttpListener;
+      try {
+        listener = http ? startHttp(name, address) : await Listener.start({
+          name,
+          address,
+          handler: protocol!.create(services),
+          // Read at each handshake, so a renewed certificate reaches new connections at once.
+          implicitTls: protocol!.implicitTls ? () => ctx.tls!.context : undefined,
+          limits,
+          refuse: protocol!.refuse,
+          onConnection: (delta) => metrics.connection(name, delta),
+        });
+      } catch (err) {
         throw new ServerStartError(
           `Cannot listen for ${name} on ${formatHostPort(address)}: ${describeBindError(err)}`,
           { cause: err },
         );
-      });
+      }
       listeners.push(listener);
       logger.info("{listener} listening on {address}", {
         listener: name,
