@@ -90,9 +90,4 @@ export class HttpListener {
     await Promise.race([Promise.all([this.#server.shutdown(), ...this.#retiring]), deadline]);
     clearTimeout(timer);
   }
-
-  /** Resolves when the server has stopped. */
-  get finished(): Promise<void> {
-    return this.#server.finished;
-  }
 }

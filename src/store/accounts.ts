@@ -204,12 +204,6 @@ export function findUser(store: Store, address: string): UserRecord | undefined 
   };
 }
 
-/** The user with this id, or undefined. */
-export function findUserById(store: Store, id: number): UserRecord | undefined {
-  const row = store.get<{ address: string }>("SELECT address FROM users WHERE id = ?", id);
-  return row && findUser(store, row.address);
-}
-
 /** The addresses of the users whose local part is `local` (any domain). */
 export function usersWithLocalPart(store: Store, local: string): string[] {
   // The escape keeps "_" and "%" in a local part from acting as LIKE wildcards.
