@@ -525,6 +525,11 @@ Deno.test("the JSON API's resources, as documented and shared with the CLI", asy
     const account = (await call("GET", "/api/v1/account", { basic: [ALICE.user, ALICE.password] }))
       .json() as { mailboxes: { name: string; messages: number }[] };
     assert.equal(account.mailboxes.find((m) => m.name === "INBOX")?.messages, 2);
+    // Bob's Sent copy has no Return-Path: its mbox From line takes the address in From.
+    const sentBox = await call("GET", "/api/v1/account/mbox?mailbox=Sent", { bearer: bobToken });
+    assert.equal(sentBox.status, 200, sentBox.text);
+    const [copy] = parseMboxrd(sentBox.text);
+    assert.match(copy.from, new RegExp(`^From ${BOB.user.replace(/\./g, "\\.")} `));
     assertError(
       await call("POST", "/api/v1/send", {
         bearer: bobToken,

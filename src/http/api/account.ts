@@ -3,6 +3,7 @@
  * account page): aliases, mailboxes and their size, and downloads of a
  * mailbox as mbox and of an Apple configuration profile.
  */
+import { parseAddressList } from "../../mail/envelope.ts";
 import { headerValue } from "../../mail/headers.ts";
 import { mboxrdEntry } from "../../mail/mbox.ts";
 import { listAliases } from "../../store/accounts.ts";
@@ -76,8 +77,9 @@ function mboxStream(store: Store, mailboxId: number): ReadableStream<Uint8Array>
 function envelopeSender(message: Uint8Array): string {
   const returnPath = headerValue(message, "Return-Path");
   if (returnPath !== undefined) return returnPath.trim().replace(/^<(.*)>$/, "$1");
-  const from = headerValue(message, "From") ?? "";
-  return /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? /[^\s<>"]+@[^\s<>",]+/.exec(from)?.[0] ?? "";
+  const from = parseAddressList(headerValue(message, "From") ?? "")
+    .find((a) => a.mailbox !== null && a.host !== null);
+  return from ? `${from.mailbox}@${from.host}` : "";
 }
 
 /** A file name safe for Content-Disposition: the mailbox name's letters, else "mailbox". */
