@@ -15,6 +15,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { PYTHON } from "./outbound_fixture.ts";
+import { concat } from "./pop3_fixture.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -51,16 +52,6 @@ export interface HttpAnswer {
   json(): unknown;
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
   outer: for (let i = from; i + needle.length <= haystack.length; i++) {
     for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
@@ -80,7 +71,7 @@ function dechunk(data: Uint8Array): Uint8Array {
     assert.ok(end >= 0, "a chunk size line");
     const size = parseInt(decoder.decode(data.subarray(at, end)).split(";")[0].trim(), 16);
     assert.ok(Number.isInteger(size), "a hexadecimal chunk size");
-    if (size === 0) return concat(parts);
+    if (size === 0) return concat(...parts);
     parts.push(data.subarray(end + 2, end + 2 + size));
     at = end + 2 + size + 2;
   }
@@ -124,7 +115,7 @@ export async function httpRequest(port: number, options: HttpRequestOptions): Pr
   }, timeoutMs);
   const chunks: Uint8Array[] = [];
   try {
-    await conn.write(body ? concat([head, body]) : head);
+    await conn.write(body ? concat(head, body) : head);
     const buffer = new Uint8Array(64 * 1024);
     for (;;) {
       const n = await conn.read(buffer);
@@ -145,7 +136,7 @@ export async function httpRequest(port: number, options: HttpRequestOptions): Pr
   }
   assert.ok(!timedOut, `${options.method ?? "GET"} ${options.path}: no answer in ${timeoutMs} ms`);
 
-  const data = concat(chunks);
+  const data = concat(...chunks);
   const split = indexOf(data, encoder.encode("\r\n\r\n"));
   assert.ok(split >= 0, `an HTTP answer, got ${JSON.stringify(decoder.decode(data))}`);
   const [statusLine, ...fieldLines] = decoder.decode(data.subarray(0, split)).split("\r\n");
