@@ -30,8 +30,7 @@ import { ImapSession } from "./imap/session.ts";
 import { MailboxChanges } from "./store/changes.ts";
 import type { Store } from "./store/db.ts";
 import { ServerMetrics } from "./metrics/server_metrics.ts";
-import { createHttpApp } from "./http/app.ts";
-import { HttpListener } from "./http/listener.ts";
+import type { HttpListener } from "./http/listener.ts";
 
 /** What the server is started with. */
 export interface ServerContext {
@@ -172,7 +171,13 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   const address = (name: ListenerName) => listeners.find((l) => l.name === name)?.address;
   let closing = false;
   const stopWatching: (() => void)[] = [];
-  const httpApp = createHttpApp({
+  // The HTTP layer (Hono, the pages) is loaded only when it listens: a server without it
+  // stays the smaller for it.
+  const [httpAppModule, httpListenerModule] =
+    ctx.config.listeners.http || ctx.config.listeners.https
+      ? await Promise.all([import("./http/app.ts"), import("./http/listener.ts")])
+      : [];
+  const httpApp = httpAppModule?.createHttpApp({
     ...services,
     listening: address,
     healthy: () => !closing && LISTENERS.every((n) => !ctx.config.listeners[n] || address(n)),
@@ -180,10 +185,10 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   /** Starts the HTTP or HTTPS listener; HTTPS follows every certificate change. */
   const startHttp = (name: "http" | "https", address: HostPort): HttpListener => {
     const tls = name === "https" ? ctx.tls! : undefined;
-    const listener = HttpListener.start({
+    const listener = httpListenerModule!.HttpListener.start({
       name,
       address,
-      fetch: (request, env) => httpApp.fetch(request, env),
+      fetch: (request, env) => httpApp!.fetch(request, env),
       tls: tls && { cert: tls.cert, key: tls.key },
     });
     if (tls) {

@@ -1,25 +1,26 @@
 import assert from "node:assert/strict";
-import { DnsCache } from "./cache.ts";
+import { DnsCache, MAX_NEGATIVE_TTL, MAX_TTL, MIN_NEGATIVE_TTL, MIN_TTL } from "./cache.ts";
 
-Deno.test("DnsCache keeps an answer for its TTL, capped, and never for 0", () => {
-  let now = 0;
-  const cache = new DnsCache<string>({ now: () => now });
-  cache.set("a", "A", 10, false);
-  cache.set("zero", "Z", 0, false);
-  cache.set("long", "L", 999_999, false);
-  cache.set("neg", "N", 999_999, true);
-  assert.equal(cache.get("a"), "A");
-  assert.equal(cache.get("zero"), undefined);
-  now = 10_000;
-  assert.equal(cache.get("a"), undefined, "expired after 10 s");
-  now = 899_000;
-  assert.equal(cache.get("neg"), "N");
-  now = 900_000;
-  assert.equal(cache.get("neg"), undefined, "negative answers at most 15 min");
-  now = 3_599_000;
-  assert.equal(cache.get("long"), "L");
-  now = 3_600_000;
-  assert.equal(cache.get("long"), undefined, "anything at most 1 h");
+Deno.test("DnsCache keeps an answer for its TTL, between a floor and a ceiling", () => {
+  const cases: [string, number | undefined, boolean, number][] = [
+    ["a", 10, false, 10],
+    ["zero", 0, false, MIN_TTL],
+    ["negative-ttl", -5, false, MIN_TTL],
+    ["long", 999_999, false, MAX_TTL],
+    ["neg", 999_999, true, MAX_NEGATIVE_TTL],
+    ["neg-short", 1, true, MIN_NEGATIVE_TTL],
+    ["neg-no-soa", undefined, true, MIN_NEGATIVE_TTL],
+    ["neg-mid", 120, true, 120],
+  ];
+  for (const [key, ttl, negative, seconds] of cases) {
+    let now = 0;
+    const cache = new DnsCache<string>({ now: () => now });
+    cache.set(key, key, ttl, negative);
+    now = seconds * 1000 - 1;
+    assert.equal(cache.get(key), key, `${key} still kept just before ${seconds} s`);
+    now = seconds * 1000;
+    assert.equal(cache.get(key), undefined, `${key} gone after ${seconds} s`);
+  }
 });
 
 Deno.test("DnsCache drops the oldest entry when full", () => {

@@ -56,6 +56,11 @@ export interface ResolverOptions {
 export interface QueryOptions {
   /** Ends the query early; it then reports `{ kind: "error", reason: "timeout" }`. */
   signal?: AbortSignal;
+  /**
+   * Ends the query after this many milliseconds, likewise. Unlike a timeout
+   * signal it costs nothing when the answer is cached.
+   */
+  limitMs?: number;
 }
 
 /** Why a query failed. */
@@ -131,6 +136,8 @@ export class Resolver {
   readonly #resolvConfPath: string;
   #servers?: Promise<NameServer[]>;
   readonly #cache?: DnsCache<DnsAnswer>;
+  /** Lookups on the wire, by question: the same question asked meanwhile waits for the same answer. */
+  readonly #inFlight = new Map<string, SharedLookup>();
 
   constructor(options: ResolverOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 2000;
@@ -179,13 +186,25 @@ export class Resolver {
     const key = `${type}|${qname}`;
     const cached = this.#cache?.get(key);
     if (cached) return cached;
-    const answer = await this.#lookup(qname, type, signal);
-    if (answer.kind === "ok") {
-      this.#cache?.set(key, answer, Math.min(...answer.records.map((r) => r.ttl)), false);
-    } else if (answer.kind !== "error") {
-      this.#cache?.set(key, answer, answer.negativeTtl ?? 0, true);
+    let shared = this.#inFlight.get(key);
+    if (!shared) {
+      const controller = new AbortController();
+      const forget = () => {
+        if (this.#inFlight.get(key) === shared) this.#inFlight.delete(key);
+      };
+      const answer = this.#lookup(qname, type, controller.signal).then((result) => {
+        forget();
+        if (result.kind === "ok") {
+          this.#cache?.set(key, result, Math.min(...result.records.map((r) => r.ttl)), false);
+        } else if (result.kind !== "error") {
+          this.#cache?.set(key, result, result.negativeTtl, true);
+        }
+        return result;
+      });
+      shared = { answer, controller, forget, waiting: 0 };
+      this.#inFlight.set(key, shared);
     }
-    return answer;
+    return join(shared, signal, options.limitMs, `${qname} ${typeName(type)}`);
   }
 
   async #lookup(qname: string, type: number, signal?: AbortSignal): Promise<DnsAnswer> {
@@ -294,6 +313,50 @@ export class Resolver {
     if (result.kind === "error") return result;
     return interpret(result.msg, name, type);
   }
+}
+
+/** One lookup on the wire and the callers waiting for it. */
+interface SharedLookup {
+  answer: Promise<DnsAnswer>;
+  /** Stops the lookup once every caller has given up on it. */
+  controller: AbortController;
+  /** Lets the next caller start a new lookup. */
+  forget(): void;
+  /** Callers still waiting (those without a signal never give up). */
+  waiting: number;
+}
+
+/** The shared answer, or a timeout as soon as this caller's `signal` aborts or `limitMs` passes. */
+function join(
+  shared: SharedLookup,
+  signal: AbortSignal | undefined,
+  limitMs: number | undefined,
+  what: string,
+): Promise<DnsAnswer> {
+  if (signal?.aborted) return Promise.resolve(aborted(what));
+  shared.waiting++;
+  if (!signal && limitMs === undefined) return shared.answer;
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (answer: DnsAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", giveUp);
+      resolve(answer);
+    };
+    const giveUp = () => {
+      if (settled) return;
+      if (--shared.waiting === 0) {
+        shared.forget();
+        shared.controller.abort();
+      }
+      settle(aborted(what));
+    };
+    const timer = limitMs === undefined ? undefined : setTimeout(giveUp, limitMs);
+    signal?.addEventListener("abort", giveUp, { once: true });
+    shared.answer.then(settle);
+  });
 }
 
 function error(reason: DnsErrorReason, detail: string): DnsError {

@@ -7,8 +7,9 @@
 import { Buffer } from "node:buffer";
 import { authenticate, type DNSResolver } from "mailauth";
 import type { Resolver } from "../dns/resolver.ts";
-import { headerSection, headerValue } from "../mail/headers.ts";
+import { headerSection } from "../mail/headers.ts";
 import { mailauthResolver } from "./dns_adapter.ts";
+import { bodyNeeded } from "./signed_fields.ts";
 
 /** SPF and DMARC results (RFC 8601 §2.7). */
 export type CheckResult =
@@ -58,19 +59,18 @@ export interface InboundAuthOptions {
   budgetMs?: number;
 }
 
+const latin1 = new TextDecoder("latin1");
+
 /** The TXT names checking this message will need: SPF, DMARC and the DKIM keys. */
-function foreseenLookups(message: Uint8Array, o: InboundAuthOptions): [string, string][] {
-  const names: [string, string][] = [];
+function foreseenLookups(head: Uint8Array, o: InboundAuthOptions): [string, string][] {
+  const text = latin1.decode(head).replace(/\r?\n[ \t]+/g, " ");
+  const lookups: [string, string][] = [];
   const spfDomain = o.sender ? o.sender.slice(o.sender.lastIndexOf("@") + 1) : o.helo;
-  if (spfDomain && !spfDomain.startsWith("[")) names.push([spfDomain, "TXT"]);
-  const from = headerValue(message, "From");
+  if (spfDomain && !spfDomain.startsWith("[")) lookups.push([spfDomain, "TXT"]);
+  const from = /^From[ \t]*:(.*)$/im.exec(text)?.[1];
   const fromDomain = from && /@([^\s>]+)/.exec(from)?.[1]?.toLowerCase();
-  if (fromDomain) names.push([`_dmarc.${fromDomain}`, "TXT"]);
-  const head = new TextDecoder("latin1").decode(headerSection(message)).replace(
-    /\r?\n[ \t]+/g,
-    " ",
-  );
-  for (const sig of head.matchAll(/^DKIM-Signature:(.*)$/gim)) {
+  if (fromDomain) lookups.push([`_dmarc.${fromDomain}`, "TXT"]);
+  for (const sig of text.matchAll(/^DKIM-Signature[ \t]*:(.*)$/gim)) {
     const tags = new Map(
       sig[1].split(";").map((t) =>
         t.split("=").map((x) => x.trim().toLowerCase()) as [string, string]
@@ -78,9 +78,9 @@ function foreseenLookups(message: Uint8Array, o: InboundAuthOptions): [string, s
     );
     const d = tags.get("d");
     const sel = tags.get("s");
-    if (d && sel) names.push([`${sel}._domainkey.${d}`, "TXT"]);
+    if (d && sel) lookups.push([`${sel}._domainkey.${d}`, "TXT"]);
   }
-  return names.slice(0, 12);
+  return lookups.slice(0, 12);
 }
 
 function result(value: { status?: { result?: string } } | false | undefined): CheckResult {
@@ -88,7 +88,10 @@ function result(value: { status?: { result?: string } } | false | undefined): Ch
   return (r === "temperr" ? "temperror" : r ?? "none") as CheckResult;
 }
 
-/** Runs SPF, DKIM, DMARC and ARC on `message`. */
+/**
+ * Runs SPF, DKIM, DMARC and ARC on `message`, which may be its header
+ * section alone when {@link bodyNeeded} says the body is not needed.
+ */
 export async function checkInbound(
   message: Uint8Array,
   options: InboundAuthOptions,
@@ -96,10 +99,14 @@ export async function checkInbound(
   const budgetMs = options.budgetMs ?? 10_000;
   const budget = { signal: AbortSignal.timeout(budgetMs), perLookupMs: budgetMs / 2 };
   const lookup = mailauthResolver(options.resolver, budget);
+  const head = headerSection(message);
   // mailauth looks names up one check after another; asking for the ones we can foresee at
   // once fills the resolver's cache, so one slow name delays the others only once.
-  await Promise.allSettled(foreseenLookups(message, options).map(([n, t]) => lookup(n, t)));
-  const r = await authenticate(Buffer.from(message.buffer, message.byteOffset, message.length), {
+  await Promise.allSettled(foreseenLookups(head, options).map(([n, t]) => lookup(n, t)));
+  // Without a DKIM or ARC field nothing reads the body: give mailauth the header section only,
+  // and it streams a few hundred bytes instead of the whole message.
+  const input = bodyNeeded(head) ? message : head;
+  const r = await authenticate(Buffer.from(input.buffer, input.byteOffset, input.length), {
     ip: options.ip,
     helo: options.helo,
     sender: options.sender,

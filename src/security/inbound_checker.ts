@@ -4,7 +4,9 @@
  * keeps its own DNS client, pointed at the same servers as the server's.
  */
 import type { NameServer } from "../dns/resolver.ts";
+import { headerSection } from "../mail/headers.ts";
 import type { InboundAuthOptions, InboundAuthResult } from "./inbound_auth.ts";
+import { bodyNeeded } from "./signed_fields.ts";
 
 /** What a check needs besides the message (the DNS client lives in the worker). */
 export type CheckOptions = Omit<InboundAuthOptions, "resolver">;
@@ -30,9 +32,11 @@ export class InboundChecker {
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      // An exact copy, moved to the worker: the session's buffer goes on to the store's writer,
-      // and posting a view would clone all of its (larger) buffer.
-      const copy = message.slice();
+      // A copy, moved to the worker: the session's buffer goes on to the store's writer, and
+      // posting a view would clone all of its (larger) buffer. The header section is enough
+      // when nothing in it hashes the body.
+      const head = headerSection(message);
+      const copy = (bodyNeeded(head) ? message : head).slice();
       worker.postMessage({ type: "check", id, message: copy, options }, [copy.buffer]);
     });
   }
