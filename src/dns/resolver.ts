@@ -50,6 +50,8 @@ export interface ResolverOptions {
   resolvConfPath?: string;
   /** Keep answers for their TTL (see cache.ts). @default false */
   cache?: boolean;
+  /** The cache's clock, in milliseconds (tests). @default Date.now */
+  now?: () => number;
 }
 
 /** Options of one query. */
@@ -143,7 +145,7 @@ export class Resolver {
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#attempts = options.attempts ?? 2;
     this.#resolvConfPath = options.resolvConfPath ?? "/etc/resolv.conf";
-    if (options.cache) this.#cache = new DnsCache();
+    if (options.cache) this.#cache = new DnsCache({ now: options.now });
     if (!(this.#timeoutMs > 0)) throw new RangeError(`Invalid DNS timeout: ${this.#timeoutMs}`);
     if (!Number.isInteger(this.#attempts) || this.#attempts < 1) {
       throw new RangeError(`Invalid number of DNS attempts: ${this.#attempts}`);

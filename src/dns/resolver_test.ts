@@ -10,6 +10,7 @@ import {
   reverseName,
 } from "./resolver.ts";
 import { decodeMessage, type DnsMessage, encodeMessage, Rcode, RRType } from "./wire.ts";
+import { MIN_NEGATIVE_TTL } from "./cache.ts";
 
 const ZONE: Zone = {
   "example.test": {
@@ -435,4 +436,67 @@ Deno.test("Resolver with a cache keeps answers for their TTL and negative ones p
   const uncached = new Resolver({ servers: [{ host: dns.host, port: dns.port }] });
   await uncached.a("cached.test");
   assert.equal(dns.queries.length, 3, "no cache unless asked for");
+});
+
+Deno.test("Resolver with a cache keeps negative answers between a floor and the SOA, then asks again", async () => {
+  await using withSoa = await startDnsStub({}, { negativeTtl: 120 });
+  await using withoutSoa = await startDnsStub({});
+  let now = 1_000_000;
+  const clock = () => now;
+  for (
+    const [dns, seconds] of [[withSoa, 120], [withoutSoa, MIN_NEGATIVE_TTL]] as const
+  ) {
+    now = 1_000_000;
+    const resolver = new Resolver({
+      servers: [{ host: dns.host, port: dns.port }],
+      cache: true,
+      now: clock,
+    });
+    assert.equal((await resolver.txt("_dmarc.gone.test")).kind, "nxdomain");
+    now += seconds * 1000 - 1;
+    assert.equal((await resolver.txt("_dmarc.gone.test")).kind, "nxdomain");
+    assert.equal(dns.queries.length, 1, `kept for ${seconds} s`);
+    now += 1;
+    assert.equal((await resolver.txt("_dmarc.gone.test")).kind, "nxdomain");
+    assert.equal(dns.queries.length, 2, `asked again after ${seconds} s`);
+  }
+});
+
+Deno.test("Resolver sends one query for a question asked many times at once", async () => {
+  await using dns = await startDnsStub(ZONE);
+  for (const cache of [true, false]) {
+    dns.queries.length = 0;
+    const resolver = new Resolver({ servers: [{ host: dns.host, port: dns.port }], cache });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        // Half of them with a signal, as the inbound checks ask.
+        resolver.a("example.test", i % 2 ? { signal: AbortSignal.timeout(5000) } : {})),
+    );
+    for (const a of answers) {
+      assert.deepEqual(a, { kind: "ok", records: ["127.0.0.1", "192.0.2.1"] });
+    }
+    assert.equal(dns.queries.length, 1, `cache=${cache}`);
+    // Once answered, the question is asked again unless cached.
+    await resolver.a("example.test");
+    assert.equal(dns.queries.length, cache ? 1 : 2, `cache=${cache}`);
+  }
+});
+
+Deno.test("Resolver stops a shared query only when every caller has given up", async () => {
+  await using dns = await startDnsStub(ZONE, { behaviours: { "slow.test": "drop" } });
+  const resolver = resolverFor(dns, { timeoutMs: 5000 });
+  const started = performance.now();
+  const [early, limited, late] = await Promise.all([
+    resolver.a("slow.test", { signal: AbortSignal.timeout(50) }),
+    resolver.a("slow.test", { limitMs: 100 }),
+    resolver.a("slow.test", { signal: AbortSignal.timeout(300) }),
+  ]);
+  for (const a of [early, limited, late]) assert.equal(a.kind === "error" && a.reason, "timeout");
+  assert.ok(performance.now() - started < 2000, "nobody waited for the 5 s try");
+  assert.equal(dns.queries.length, 1);
+  // The wire query was stopped with the last caller (the sanitizers see no timer or socket left),
+  // and the next caller starts a new one.
+  dns.behave("slow.test", undefined);
+  assert.deepEqual(await resolver.a("slow.test"), { kind: "ok", records: ["192.0.2.9"] });
+  assert.equal(dns.queries.length, 2);
 });
