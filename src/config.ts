@@ -126,6 +126,11 @@ export interface Config {
     connectionsPerIp: number;
     /** IMAP sessions one user may have open at once. @default 50 */
     imapSessionsPerUser: number;
+    /**
+     * Resident memory the server keeps under by slowing intake (see
+     * net/memory_guard.ts), in bytes. @default 256 MiB, for a 1 GB VPS
+     */
+    memoryBytes: number;
   };
 }
 
@@ -239,6 +244,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "inbound.dmarc", kind: "choice", choices: ["enforce", "ignore"], env: "POSTINO_DMARC" },
   { key: "inbound.dns_budget", kind: "duration", env: "POSTINO_INBOUND_DNS_BUDGET" },
   { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
+  { key: "limits.memory", kind: "size", env: "POSTINO_MEMORY_LIMIT" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
   {
@@ -702,6 +708,7 @@ export function loadConfig(sources: ConfigSources): Config {
       connections: get<number>("limits.connections") ?? 500,
       connectionsPerIp: get<number>("limits.connections_per_ip") ?? 20,
       imapSessionsPerUser: get<number>("limits.imap_sessions_per_user") ?? 50,
+      memoryBytes: get<number>("limits.memory") ?? 256 * 1024 * 1024,
     },
     log: {
       level: get<LogLevel>("log.level") ?? "info",

@@ -87,7 +87,12 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000, imapIdle: 1_800_000 },
     check: { dnsbl: ["zen.spamhaus.org", "bl.spamcop.net"] },
     mtaSts: { mode: "testing", maxAgeSeconds: 604_800 },
-    limits: { connections: 500, connectionsPerIp: 20, imapSessionsPerUser: 50 },
+    limits: {
+      connections: 500,
+      connectionsPerIp: 20,
+      imapSessionsPerUser: 50,
+      memoryBytes: 256 * 1024 * 1024,
+    },
     relayAuth: undefined,
     relayTls: "opportunistic",
     queue: { maxAgeMs: 5 * 86_400_000, concurrency: 20, perDomain: 4 },
@@ -103,14 +108,27 @@ Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
       POSTINO_MAX_CONNECTIONS: "50",
       POSTINO_MAX_CONNECTIONS_PER_IP: "3",
       POSTINO_IMAP_SESSIONS_PER_USER: "5",
+      POSTINO_MEMORY_LIMIT: "512M",
     },
     systemHostname: () => "mx.test",
   });
-  assert.deepEqual(config.limits, { connections: 50, connectionsPerIp: 3, imapSessionsPerUser: 5 });
+  assert.deepEqual(config.limits, {
+    connections: 50,
+    connectionsPerIp: 3,
+    imapSessionsPerUser: 5,
+    memoryBytes: 512 * 1024 * 1024,
+  });
   for (const bad of ["0", "-1", "many", "1.5"]) {
     assert.throws(
       () => loadConfig({ flags: {}, env: { POSTINO_MAX_CONNECTIONS: bad } }),
       (e: Error) => e.message.includes("POSTINO_MAX_CONNECTIONS") && !e.message.includes("\n"),
+      bad,
+    );
+  }
+  for (const bad of ["0", "lots", "-5M"]) {
+    assert.throws(
+      () => loadConfig({ flags: {}, env: { POSTINO_MEMORY_LIMIT: bad } }),
+      (e: Error) => e.message.includes("POSTINO_MEMORY_LIMIT") && !e.message.includes("\n"),
       bad,
     );
   }

@@ -14,6 +14,7 @@ import {
 import { log } from "./log.ts";
 import { Authenticator } from "./auth/authenticator.ts";
 import { ConnectionLimits } from "./net/limits.ts";
+import { collectGarbage, MemoryGuard } from "./net/memory_guard.ts";
 import { Listener, type SessionHandler } from "./net/listener.ts";
 import type { Connection } from "./net/connection.ts";
 import type { ServedCertificate } from "./net/tls.ts";
@@ -58,6 +59,8 @@ export interface ServerServices extends ServerContext {
   sessionsPerUser: Map<number, number>;
   /** What the server counts, for /metrics. */
   metrics: ServerMetrics;
+  /** Slows intake near `limits.memory`. */
+  memory: MemoryGuard;
 }
 
 /** How a listener's sessions are made. */
@@ -128,6 +131,10 @@ export interface Server {
 
 const logger = log("server");
 
+function mebibytes(bytes: number): string {
+  return `${Math.round(bytes / 1048576)} MiB`;
+}
+
 /** Starts every configured listener whose protocol exists; fails as a whole if one cannot bind. */
 export async function startServer(ctx: ServerContext): Promise<Server> {
   const resolver = new Resolver({
@@ -138,21 +145,37 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   const metrics = new ServerMetrics(ctx.store);
   const authenticator = new Authenticator(ctx.store);
   authenticator.onFailure = (protocol) => metrics.authFailure(protocol);
+  const commits = new CommitQueue(ctx.store, {
+    onCommitted: (r) => {
+      for (const id of new Set(r.entries.map((e) => e.mailboxId))) changes.notify(id);
+    },
+    onBatch: (size, seconds) => metrics.commit(size, seconds),
+  });
+  const checker = new InboundChecker(ctx.config.dns ? [ctx.config.dns] : undefined);
+  const memory = new MemoryGuard({
+    limitBytes: ctx.config.limits.memoryBytes,
+    collect: () => {
+      collectGarbage();
+      commits.collectGarbage();
+      checker.collectGarbage();
+    },
+    onPressure: (slowed, rss) => {
+      const values = { rss: mebibytes(rss), limit: mebibytes(ctx.config.limits.memoryBytes) };
+      if (slowed) logger.warn("Memory at {rss} of {limit}: slowing intake", values);
+      else logger.info("Memory at {rss} of {limit}: intake at full speed again", values);
+    },
+  });
   const services: ServerServices = {
     ...ctx,
     changes,
     metrics,
     sessionsPerUser: new Map(),
     authenticator,
-    commits: new CommitQueue(ctx.store, {
-      onCommitted: (r) => {
-        for (const id of new Set(r.entries.map((e) => e.mailboxId))) changes.notify(id);
-      },
-      onBatch: (size, seconds) => metrics.commit(size, seconds),
-    }),
+    commits,
     locks: new MaildropLocks(),
     resolver,
-    checker: new InboundChecker(ctx.config.dns ? [ctx.config.dns] : undefined),
+    checker,
+    memory,
     outbound: new QueueRunner({
       config: ctx.config,
       store: ctx.store,

@@ -6,9 +6,10 @@
  * and cache.
  *
  * Messages: {type:"init",servers} once; {type:"check",id,message,options} ->
- * {type:"done",id,result} | {type:"failed",id,error}.
+ * {type:"done",id,result} | {type:"failed",id,error}; {type:"gc"} collects garbage.
  */
 import { type NameServer, Resolver } from "../dns/resolver.ts";
+import { collectGarbage } from "../net/memory_guard.ts";
 import { checkInbound, type InboundAuthOptions } from "./inbound_auth.ts";
 
 let resolver: Resolver | undefined;
@@ -19,6 +20,7 @@ self.onmessage = async (event: MessageEvent) => {
     resolver = new Resolver({ servers: msg.servers as NameServer[] | undefined, cache: true });
     return;
   }
+  if (msg.type === "gc") return collectGarbage();
   if (msg.type !== "check") return;
   try {
     const options = { ...msg.options, resolver: resolver! } as InboundAuthOptions;

@@ -63,6 +63,11 @@ export class InboundChecker {
     return worker;
   }
 
+  /** Asks the worker to collect its garbage (memory is short). */
+  collectGarbage(): void {
+    this.#worker?.postMessage({ type: "gc" });
+  }
+
   /** Stops the worker; checks still running are refused. */
   close(): void {
     this.#worker?.terminate();

@@ -189,6 +189,11 @@ export class CommitQueue {
     if (this.#pending.length > 0) this.#send();
   }
 
+  /** Asks the writer thread to collect its garbage (memory is short). */
+  collectGarbage(): void {
+    this.#worker?.postMessage({ type: "gc" });
+  }
+
   /** Waits for every pending delivery, then stops the writer. */
   async close(): Promise<void> {
     while (this.#inFlight || this.#pending.length > 0 || this.#scheduled) {

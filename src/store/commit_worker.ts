@@ -7,8 +7,9 @@
  * Messages: {type:"open",path} -> {type:"opened"} | {type:"failed",error};
  * {type:"batch",id,deliveries} -> {type:"done",id,outcomes,buffers} | {type:"failed",id,error};
  * the bodies' buffers are moved here with the batch and moved back with the answer.
- * {type:"close"} -> {type:"closed"}.
+ * {type:"close"} -> {type:"closed"}; {type:"gc"} collects garbage, without an answer.
  */
+import { collectGarbage } from "../net/memory_guard.ts";
 import { openStore, type Store } from "./db.ts";
 import { buildMessageMeta } from "../mail/message_meta.ts";
 import { deliver, type Delivery, type DeliveryResult, insertDelivery } from "./mailboxes.ts";
@@ -73,6 +74,9 @@ self.onmessage = (event: MessageEvent) => {
       }
       break;
     }
+    case "gc":
+      collectGarbage();
+      break;
     case "close":
       store?.close();
       store = undefined;

@@ -111,8 +111,12 @@ function tempDir(): string {
   return Deno.env.get("TMPDIR") || "/tmp";
 }
 
+/** The V8 flags Postino ships with, as the dev task gives them: tests run the server as shipped. */
+const V8_FLAGS = (JSON.parse(Deno.readTextFileSync(DENO_JSON)).tasks.dev as string).split(" ")
+  .filter((arg) => arg.startsWith("--v8-flags="));
+
 function denoArgs(args: string[]): string[] {
-  return ["run", "--allow-all", "--config", DENO_JSON, MAIN_TS, ...args];
+  return ["run", "--allow-all", ...V8_FLAGS, "--config", DENO_JSON, MAIN_TS, ...args];
 }
 
 /** Parses `127.0.0.1:2525` or `[::1]:25` (as logged by `serve`). */
