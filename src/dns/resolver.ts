@@ -180,14 +180,14 @@ export class Resolver {
    * Asks for records of one type. `ok` holds only records of that type owned by
    * the name or by the end of a CNAME chain in the answer (at most 8 links).
    */
-  async query(name: string, type: number, options: QueryOptions = {}): Promise<DnsAnswer> {
+  query(name: string, type: number, options: QueryOptions = {}): Promise<DnsAnswer> {
     const signal = options.signal;
     const qname = normalizeName(name);
     const problem = nameProblem(qname);
-    if (problem !== undefined) return error("malformed", problem);
+    if (problem !== undefined) return Promise.resolve(error("malformed", problem));
     const key = `${type}|${qname}`;
     const cached = this.#cache?.get(key);
-    if (cached) return cached;
+    if (cached) return Promise.resolve(cached);
     let shared = this.#inFlight.get(key);
     if (!shared) {
       const controller = new AbortController();
