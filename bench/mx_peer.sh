@@ -15,6 +15,8 @@ PEER=${PEER:-../shared/bench/smtp-peer.sh}
 TARGETS=${TARGETS:-"on off haraka"}
 DNS_PORT=${DNS_PORT:-15353}
 SMTP_PORT=${SMTP_PORT:-12600}
+# The V8 flags Postino ships with (deno.json's dev task), unless V8_FLAGS says otherwise.
+V8_FLAGS=${V8_FLAGS:-$(grep -o -- '--v8-flags=[^ ]*' deno.json | head -1)}
 WORK=$(mktemp -d /tmp/mx-peer.XXXXXX)
 PIDS=()
 cleanup() {
@@ -34,7 +36,7 @@ run_postino() { # label checks(true|false)
   deno run -A main.ts domain add bench.test --data "$data" >/dev/null
   echo bench-password | deno run -A main.ts user add user@bench.test --password-stdin --data "$data" >/dev/null
   # shellcheck disable=SC2086
-  POSTINO_INBOUND_CHECKS=$2 deno run -A --v8-flags=--max-semi-space-size=4 ${POSTINO_FLAGS:-} main.ts serve \
+  POSTINO_INBOUND_CHECKS=$2 deno run -A "$V8_FLAGS" ${POSTINO_FLAGS:-} main.ts serve \
     --data "$data" --smtp "127.0.0.1:$SMTP_PORT" --dns "127.0.0.1:$DNS_PORT" --log-level warning \
     2>"$WORK/$1.log" &
   pid=$!

@@ -128,7 +128,7 @@ export interface Config {
     imapSessionsPerUser: number;
     /**
      * Resident memory the server keeps under by slowing intake (see
-     * net/memory_guard.ts), in bytes. @default 256 MiB, for a 1 GB VPS
+     * net/memory_guard.ts), in bytes. @default 384 MiB, for a 1 GB VPS
      */
     memoryBytes: number;
   };
@@ -708,7 +708,7 @@ export function loadConfig(sources: ConfigSources): Config {
       connections: get<number>("limits.connections") ?? 500,
       connectionsPerIp: get<number>("limits.connections_per_ip") ?? 20,
       imapSessionsPerUser: get<number>("limits.imap_sessions_per_user") ?? 50,
-      memoryBytes: get<number>("limits.memory") ?? 256 * 1024 * 1024,
+      memoryBytes: get<number>("limits.memory") ?? 384 * 1024 * 1024,
     },
     log: {
       level: get<LogLevel>("log.level") ?? "info",

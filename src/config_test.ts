@@ -91,7 +91,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
       connections: 500,
       connectionsPerIp: 20,
       imapSessionsPerUser: 50,
-      memoryBytes: 256 * 1024 * 1024,
+      memoryBytes: 384 * 1024 * 1024,
     },
     relayAuth: undefined,
     relayTls: "opportunistic",

@@ -3,8 +3,8 @@
  * intake instead of growing: before the greeting and before taking a
  * message's data, a session asks {@link MemoryGuard.admit}, which returns at
  * once while the resident set is comfortably below the limit, later as it
- * nears it, and waits (asking every thread to collect its garbage) while it
- * is above the high mark. Nothing is refused: a client only sees a slower
+ * nears it, and above a high mark lets only a couple of messages in at once
+ * while every thread is asked to collect its garbage. Nothing is refused: a client only sees a slower
  * server, as RFC 5321 §4.5.3.2 allows for minutes at these points, and the
  * bodies in memory at once are fewer.
  */
@@ -21,8 +21,8 @@ export interface MemoryGuardOptions {
   onPressure?: (slowed: boolean, rssBytes: number) => void;
   /**
    * The longest one admission waits above the high mark; then the session
-   * goes on, so a process that cannot shrink (memory V8 or malloc keep)
-   * still serves, one slow step at a time. @default 5000
+   * goes on, so a client that holds its turn cannot stall the others
+   * forever. @default 5000
    */
   maxWaitMs?: number;
   /** Clock and sleep (tests). */
@@ -32,7 +32,7 @@ export interface MemoryGuardOptions {
 
 /** Below this share of the limit, no delay. */
 const SOFT = 0.75;
-/** At or above this share, intake waits until the process is below it again. */
+/** At or above this share, only a couple of messages are taken in at once. */
 const HARD = 0.9;
 /** The delay just below the high mark; it grows linearly from 0 at the soft mark. */
 const MAX_SOFT_DELAY_MS = 500;
@@ -40,6 +40,10 @@ const MAX_SOFT_DELAY_MS = 500;
 const STEP_MS = 100;
 /** A reading of the resident set is reused for this long. */
 const SAMPLE_MS = 50;
+/** Above the high mark, messages taken in at once. */
+const IN_FLIGHT_UNDER_PRESSURE = 2;
+
+const NOTHING = () => {};
 
 /** Slows intake as the resident set nears the limit; see the module comment. */
 export class MemoryGuard {
@@ -54,6 +58,8 @@ export class MemoryGuard {
   #rss = 0;
   #collectedAt = -Infinity;
   #slowed = false;
+  /** Messages admitted above the high mark and not yet in. */
+  #held = 0;
 
   constructor(options: MemoryGuardOptions) {
     if (!(options.limitBytes > 0)) {
@@ -73,21 +79,29 @@ export class MemoryGuard {
     return this.#limit;
   }
 
-  /** Waits as long as memory asks; resolves with the milliseconds waited. */
-  async admit(): Promise<number> {
+  /**
+   * Waits as long as memory asks; gives what to call once the message is in
+   * (stored or refused). Above the high mark, at most a few messages are
+   * taken in at once: their bodies are what grows while garbage collection
+   * catches up, and a process that cannot shrink at once still serves.
+   */
+  async admit(): Promise<() => void> {
     const started = this.#now();
     let rss = this.#sample();
     if (rss < this.#limit * SOFT) {
       this.#setSlowed(false, rss);
-      return 0;
+      return NOTHING;
     }
     this.#setSlowed(true, rss);
     if (rss < this.#limit * HARD) {
       const share = (rss - this.#limit * SOFT) / (this.#limit * (HARD - SOFT));
       await this.#sleep(Math.ceil(share * MAX_SOFT_DELAY_MS));
-      return this.#now() - started;
+      return NOTHING;
     }
-    while (rss >= this.#limit * HARD && this.#now() - started < this.#maxWaitMs) {
+    while (
+      rss >= this.#limit * HARD && this.#held >= IN_FLIGHT_UNDER_PRESSURE &&
+      this.#now() - started < this.#maxWaitMs
+    ) {
       if (this.#now() - this.#collectedAt >= 1000) {
         this.#collectedAt = this.#now();
         this.#collect?.();
@@ -95,7 +109,13 @@ export class MemoryGuard {
       await this.#sleep(STEP_MS);
       rss = this.#sample();
     }
-    return this.#now() - started;
+    this.#held++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#held--;
+    };
   }
 
   #sample(): number {

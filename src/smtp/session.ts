@@ -67,8 +67,11 @@ export interface SmtpContext {
   outbound?: { wake(): void };
   /** Runs the authentication checks of inbound mail; without it they are skipped. */
   checker?: { check(message: Uint8Array, options: CheckOptions): Promise<InboundAuthResult> };
-  /** Slows intake when memory runs short: asked before the greeting and before a message's data. */
-  memory?: { admit(): Promise<number> };
+  /**
+   * Slows intake when memory runs short: asked before the greeting and
+   * before a message's data; what it gives is called once the data is in.
+   */
+  memory?: { admit(): Promise<() => void> };
   /** Counts accepted and refused messages. */
   metrics?: {
     accepted(source: SmtpRole): void;
@@ -157,7 +160,7 @@ export class SmtpSession {
     try {
       why = await runToEnd(conn, logger, {
         serve: async () => {
-          await this.#ctx.memory?.admit();
+          (await this.#ctx.memory?.admit())?.();
           await this.#send(
             reply(220, undefined, `${this.#ctx.config.hostname} ESMTP Postino ready`),
           );
@@ -386,7 +389,15 @@ export class SmtpSession {
 
   async #data(args: string): Promise<SmtpReply> {
     if (args) return reply(501, "5.5.4", "DATA takes no arguments");
-    await this.#ctx.memory?.admit();
+    const admitted = await this.#ctx.memory?.admit();
+    try {
+      return await this.#takeData();
+    } finally {
+      admitted?.();
+    }
+  }
+
+  async #takeData(): Promise<SmtpReply> {
     await this.#send(reply(354, undefined, "End data with <CR><LF>.<CR><LF>"));
     this.#conn.idleTimeoutMs = this.#ctx.config.timeouts.smtpData;
     const content = await readDataContent(this.#conn, this.#ctx.config.maxMessageSize, {
@@ -438,9 +449,20 @@ export class SmtpSession {
       carry: new Uint8Array(),
     };
     // The chunk is on its way; not reading it yet holds the client back through TCP.
-    await this.#ctx.memory?.admit();
+    const admitted = await this.#ctx.memory?.admit();
+    try {
+      return await this.#takeChunk(tx.bdat, size, last);
+    } finally {
+      admitted?.();
+    }
+  }
+
+  async #takeChunk(
+    bdat: NonNullable<Transaction["bdat"]>,
+    size: number,
+    last: boolean,
+  ): Promise<SmtpReply> {
     this.#state = "bdat";
-    const bdat = tx.bdat;
     let remaining = size;
     while (remaining > 0) {
       let view = this.#conn.peek();
