@@ -5,7 +5,8 @@
  * prepend (Received-SPF and Authentication-Results, RFC 8601).
  */
 import { Buffer } from "node:buffer";
-import { authenticate, type DNSResolver } from "mailauth";
+import type { DNSResolver } from "mailauth";
+import { authenticate } from "./authenticate.ts";
 import type { Resolver } from "../dns/resolver.ts";
 import { headerSection } from "../mail/headers.ts";
 import { mailauthResolver } from "./dns_adapter.ts";
@@ -113,10 +114,6 @@ export async function checkInbound(
     mta: options.hostname,
     // MX answers are objects, not strings, which mailauth's declared type leaves out.
     resolver: lookup as DNSResolver,
-    disableBimi: true,
-    // Strict: results as RFC 8601 names them (dkim=fail, not neutral, for a bad body hash;
-    // header.d for every signature).
-    strict: true,
   });
   const policy = r.dmarc ? r.dmarc.policy : undefined;
   return {
