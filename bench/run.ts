@@ -8,6 +8,7 @@
 const benches: string[][] = [
   ["bench/smtp_load.ts", "--connections", "20", "--messages", "200", "--size", "1024"],
   ["bench/smtp_load.ts", "--connections", "20", "--messages", "20", "--size", "102400"],
+  ["bench/check_cost.ts"],
   ["bench/pop3_retr.ts"],
   ["bench/imap_fetch.ts"],
 ];
