@@ -175,4 +175,26 @@ export const migrations: readonly string[] = [
   -- The admin page's "messages today".
   CREATE INDEX messages_created ON messages(created_at);
   `,
+  // 7: the junk filter (issue 14): per account, how often each feature was seen in messages
+  // trained as spam and as ham, and which messages were trained on which side, so that
+  // training a message again on the other side first takes its earlier training back.
+  `
+  CREATE TABLE junk_features (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    feature TEXT NOT NULL,
+    spam INTEGER NOT NULL DEFAULT 0,
+    ham INTEGER NOT NULL DEFAULT 0,
+    -- The last training that touched it (ms): rare, old features are pruned first.
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, feature)
+  ) WITHOUT ROWID;
+  CREATE TABLE junk_trained (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- messages(id), without a foreign key: a trained message may be expunged later.
+    message_id INTEGER NOT NULL,
+    spam INTEGER NOT NULL CHECK (spam IN (0, 1)),
+    trained_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, message_id)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -1,0 +1,141 @@
+/**
+ * What each account's junk filter has learned (migration 7): feature counts
+ * and the messages trained on each side. Training is idempotent per message:
+ * the same message trained twice on one side counts once, and trained on the
+ * other side it first takes its earlier training back. The features of a
+ * message are the caller's (src/junk/tokenize.ts); this module only counts.
+ */
+import type { Store } from "./db.ts";
+
+/** The counts the classifier needs for one message's features. */
+export interface JunkCounts {
+  spamMessages: number;
+  hamMessages: number;
+  /** Counts of the asked features that were ever seen; the others are missing. */
+  features: Map<string, { spam: number; ham: number }>;
+}
+
+/** What {@link trainJunk} did. */
+export type TrainOutcome = "trained" | "retrained" | "unchanged";
+
+function side(spam: boolean): "spam" | "ham" {
+  return spam ? "spam" : "ham";
+}
+
+/** Adds `delta` (1 or -1) to one side of every feature; counts never go below 0. */
+function count(
+  store: Store,
+  userId: number,
+  features: readonly string[],
+  column: "spam" | "ham",
+  delta: 1 | -1,
+  now: number,
+): void {
+  const sql = delta > 0
+    ? `INSERT INTO junk_features (user_id, feature, ${column}, seen_at) VALUES (?, ?, 1, ?)
+       ON CONFLICT (user_id, feature) DO UPDATE SET ${column} = ${column} + 1, seen_at = excluded.seen_at`
+    : `UPDATE junk_features SET ${column} = max(${column} - 1, 0) WHERE user_id = ? AND feature = ?`;
+  for (const feature of new Set(features)) {
+    if (delta > 0) store.run(sql, userId, feature, now);
+    else store.run(sql, userId, feature);
+  }
+}
+
+/** Trains message `messageId` of user `userId`, whose features are `features`, as spam or ham. */
+export function trainJunk(
+  store: Store,
+  userId: number,
+  messageId: number,
+  features: readonly string[],
+  spam: boolean,
+  now = Date.now(),
+): TrainOutcome {
+  return store.transaction(() => {
+    const earlier = store.get<{ spam: number }>(
+      "SELECT spam FROM junk_trained WHERE user_id = ? AND message_id = ?",
+      userId,
+      messageId,
+    );
+    if (earlier && (earlier.spam === 1) === spam) return "unchanged";
+    if (earlier) count(store, userId, features, side(!spam), -1, now);
+    count(store, userId, features, side(spam), 1, now);
+    store.run(
+      `INSERT INTO junk_trained (user_id, message_id, spam, trained_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id, message_id) DO UPDATE SET spam = excluded.spam,
+         trained_at = excluded.trained_at`,
+      userId,
+      messageId,
+      spam ? 1 : 0,
+      now,
+    );
+    return earlier ? "retrained" : "trained";
+  });
+}
+
+/** Takes back the training of a message; false when it was not trained. */
+export function untrainJunk(
+  store: Store,
+  userId: number,
+  messageId: number,
+  features: readonly string[],
+): boolean {
+  return store.transaction(() => {
+    const earlier = store.get<{ spam: number }>(
+      "DELETE FROM junk_trained WHERE user_id = ? AND message_id = ? RETURNING spam",
+      userId,
+      messageId,
+    );
+    if (!earlier) return false;
+    count(store, userId, features, side(earlier.spam === 1), -1, 0);
+    return true;
+  });
+}
+
+/** The counts of `features` for user `userId`, read in one query. */
+export function junkCounts(store: Store, userId: number, features: readonly string[]): JunkCounts {
+  const totals = store.get<{ spam: number; ham: number }>(
+    `SELECT coalesce(sum(spam), 0) spam, coalesce(sum(1 - spam), 0) ham
+     FROM junk_trained WHERE user_id = ?`,
+    userId,
+  )!;
+  const rows = store.all<{ feature: string; spam: number; ham: number }>(
+    `SELECT feature, spam, ham FROM junk_features
+     WHERE user_id = ? AND feature IN (SELECT value FROM json_each(?))`,
+    userId,
+    JSON.stringify([...new Set(features)]),
+  );
+  return {
+    spamMessages: totals.spam,
+    hamMessages: totals.ham,
+    features: new Map(rows.map((r) => [r.feature, { spam: r.spam, ham: r.ham }])),
+  };
+}
+
+/**
+ * Keeps an account's learning bounded: drops features no longer seen on
+ * either side, then, above `maxFeatures`, the rarest and oldest first.
+ * Gives how many were dropped.
+ */
+export function pruneJunk(store: Store, userId: number, maxFeatures: number): number {
+  return store.transaction(() => {
+    let dropped = store.run(
+      "DELETE FROM junk_features WHERE user_id = ? AND spam = 0 AND ham = 0",
+      userId,
+    ).changes;
+    const { n } = store.get<{ n: number }>(
+      "SELECT count(*) n FROM junk_features WHERE user_id = ?",
+      userId,
+    )!;
+    if (n > maxFeatures) {
+      dropped += store.run(
+        `DELETE FROM junk_features WHERE user_id = ? AND feature IN (
+           SELECT feature FROM junk_features WHERE user_id = ?
+           ORDER BY spam + ham, seen_at LIMIT ?)`,
+        userId,
+        userId,
+        n - maxFeatures,
+      ).changes;
+    }
+    return dropped;
+  });
+}

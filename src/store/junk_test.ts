@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { addDomain, addUser, removeUser } from "./accounts.ts";
+import { openStore, type Store, storePath } from "./db.ts";
+import { junkCounts, pruneJunk, trainJunk, untrainJunk } from "./junk.ts";
+
+async function withStore(fn: (store: Store, alice: number, bob: number) => void): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "postino-junk-test-" });
+  const store = openStore(storePath(dir));
+  try {
+    addDomain(store, "example.com");
+    addUser(store, "alice@example.com", "x");
+    addUser(store, "bob@example.com", "x");
+    const id = (a: string) =>
+      store.get<{ id: number }>("SELECT id FROM users WHERE address = ?", a)!.id;
+    fn(store, id("alice@example.com"), id("bob@example.com"));
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const counts = (store: Store, user: number, features: string[]) => {
+  const c = junkCounts(store, user, features);
+  return { spam: c.spamMessages, ham: c.hamMessages, features: Object.fromEntries(c.features) };
+};
+
+Deno.test("trainJunk() counts a message once per side, and moving it undoes the other side", () =>
+  withStore((store, alice, bob) => {
+    assert.equal(trainJunk(store, alice, 1, ["win", "prize", "win"], true), "trained");
+    assert.equal(trainJunk(store, alice, 1, ["win", "prize"], true), "unchanged");
+    assert.equal(trainJunk(store, alice, 2, ["win", "meeting"], false), "trained");
+    assert.deepEqual(counts(store, alice, ["win", "prize", "meeting", "never"]), {
+      spam: 1,
+      ham: 1,
+      features: {
+        win: { spam: 1, ham: 1 },
+        prize: { spam: 1, ham: 0 },
+        meeting: { spam: 0, ham: 1 },
+      },
+    });
+    // The user moves message 1 out of Junk: it becomes ham, its spam training is taken back.
+    assert.equal(trainJunk(store, alice, 1, ["win", "prize"], false), "retrained");
+    assert.deepEqual(counts(store, alice, ["win", "prize"]), {
+      spam: 0,
+      ham: 2,
+      features: { win: { spam: 0, ham: 2 }, prize: { spam: 0, ham: 1 } },
+    });
+    // Another account learned nothing.
+    assert.deepEqual(counts(store, bob, ["win"]), { spam: 0, ham: 0, features: {} });
+  }));
+
+Deno.test("untrainJunk() takes training back; counts never go below zero", () =>
+  withStore((store, alice) => {
+    trainJunk(store, alice, 7, ["a", "b"], true);
+    assert.equal(untrainJunk(store, alice, 7, ["a", "b", "c"]), true);
+    assert.equal(untrainJunk(store, alice, 7, ["a", "b"]), false, "already taken back");
+    assert.deepEqual(counts(store, alice, ["a", "b", "c"]), {
+      spam: 0,
+      ham: 0,
+      features: { a: { spam: 0, ham: 0 }, b: { spam: 0, ham: 0 } },
+    });
+  }));
+
+Deno.test("pruneJunk() drops unseen features, then the rarest and oldest above the bound", () =>
+  withStore((store, alice) => {
+    trainJunk(store, alice, 1, ["common", "old-rare"], true, 1000);
+    trainJunk(store, alice, 2, ["common", "new-rare", "gone"], true, 2000);
+    trainJunk(store, alice, 3, ["common"], false, 3000);
+    untrainJunk(store, alice, 2, ["gone"]); // "gone" now 0/0; "common" keeps message 2's count
+    assert.equal(pruneJunk(store, alice, 2), 2, "gone, then old-rare");
+    assert.deepEqual(
+      Object.keys(counts(store, alice, ["common", "old-rare", "new-rare", "gone"]).features).sort(),
+      ["common", "new-rare"],
+    );
+  }));
+
+Deno.test("an account's learning goes with the account", () =>
+  withStore((store, alice) => {
+    trainJunk(store, alice, 1, ["x"], true);
+    removeUser(store, "alice@example.com");
+    const left = store.get<{ n: number }>(
+      "SELECT (SELECT count(*) FROM junk_features) + (SELECT count(*) FROM junk_trained) n",
+    )!;
+    assert.equal(left.n, 0);
+  }));
