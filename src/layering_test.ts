@@ -17,7 +17,7 @@ const FORBIDDEN: Record<string, string[]> = {
   auth: ["smtp", "pop3", "imap", "delivery", "cli", "http"],
   delivery: ["pop3", "imap", "cli", "http"],
   security: ["smtp", "pop3", "imap", "cli", "http"],
-  junk: ["smtp", "pop3", "imap", "delivery", "store", "cli", "http", "net"],
+  junk: ["smtp", "pop3", "imap", "delivery", "cli", "http", "net"],
 };
 
 /** Files of src/smtp/ that delivery may use: the outbound client. */

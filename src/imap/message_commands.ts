@@ -13,6 +13,7 @@ import type { CommitQueue } from "../store/commit_queue.ts";
 import {
   changedSince as entriesChangedSince,
   copyEntries,
+  entryByUid,
   expungedSince,
   expungeEntries,
   fetchRows,
@@ -23,7 +24,8 @@ import {
   saveMessageMeta,
   storeFlags,
 } from "../store/entries.ts";
-import { findFolder, folderStatus } from "../store/folders.ts";
+import { findFolder, folderStatus, listFolders } from "../store/folders.ts";
+import { lessonOfKeywords, lessonOfMove, train } from "../junk/training.ts";
 import { FLAG_SEEN } from "../store/mailboxes.ts";
 import type { CommandOf, SearchKey, SequenceSet } from "./command.ts";
 import {
@@ -188,6 +190,9 @@ export async function storeCommand(scope: MessageScope, cmd: CommandOf<"STORE">)
     unchangedSince: args.unchangedSince === undefined ? undefined : Number(args.unchangedSince),
   });
   if (changed.length > 0) scope.changes.notify(view.mailboxId);
+  // $Junk and $NotJunk set by a client teach the junk filter (RFC 5788's registered keywords).
+  const lesson = args.mode === "remove" ? undefined : lessonOfKeywords(keywords);
+  if (lesson) train(scope.store, scope.userId, messageIdsOf(scope, uids), lesson);
   view.absorb(changed); // told below; not again at the next sync
   if (!args.silent || condstore) {
     for (const e of changed) {
@@ -272,6 +277,16 @@ export async function searchCommand(scope: MessageScope, cmd: CommandOf<"SEARCH"
   return ok(`${byUid ? "UID SEARCH" : "SEARCH"} completed`);
 }
 
+/** The stored messages behind `uids` of the selected mailbox. */
+function messageIdsOf(scope: MessageScope, uids: readonly number[]): number[] {
+  const ids: number[] = [];
+  for (const uid of uids) {
+    const entry = entryByUid(scope.store, scope.view.mailboxId, uid);
+    if (entry) ids.push(entry.messageId);
+  }
+  return ids;
+}
+
 /** COPY, MOVE and their UID forms (RFC 9051 §6.4.7, §6.4.8; COPYUID of RFC 4315). */
 export async function copyCommand(scope: MessageScope, cmd: CommandOf<"COPY">): Promise<Reply> {
   const byUid = cmd.name === "UID COPY" || cmd.name === "UID MOVE";
@@ -283,9 +298,14 @@ export async function copyCommand(scope: MessageScope, cmd: CommandOf<"COPY">): 
   const store = scope.store;
   const target = findFolder(store, scope.userId, cmd.mailbox);
   if (!target) return no(`No such mailbox: ${cmd.mailbox}`, "TRYCREATE");
+  // Into Junk teaches spam, out of it ham (the junk filter learns from the user).
+  const source = listFolders(store, scope.userId).find((f) => f.id === view.mailboxId);
+  const lesson = lessonOfMove(source?.specialUse, target.specialUse);
+  const messageIds = lesson ? messageIdsOf(scope, uids) : [];
   const pairs = (move ? moveEntries : copyEntries)(store, view.mailboxId, uids, target.id);
   const verb = `${byUid ? "UID " : ""}${move ? "MOVE" : "COPY"}`;
   if (pairs.length === 0) return ok(`${verb} completed`);
+  if (lesson) train(store, scope.userId, messageIds, lesson);
   scope.changes.notify(target.id);
   const { uidvalidity } = folderStatus(store, target.id);
   const code = `COPYUID ${uidvalidity} ${compactSet(pairs.map((p) => p.from))} ${
