@@ -17,7 +17,13 @@
 import { runToEnd } from "../net/session_end.ts";
 import type { AuthenticatedUser, Authenticator } from "../auth/authenticator.ts";
 import type { Config } from "../config.ts";
-import { type Accepted, acceptMessage, newMessageId } from "../delivery/accept.ts";
+import {
+  type Accepted,
+  acceptMessage,
+  newMessageId,
+  type RoutedEnvelope,
+} from "../delivery/accept.ts";
+import { judgeJunk, type JunkVerdict } from "../junk/verdict.ts";
 import {
   maySendAs,
   normalizeRecipient,
@@ -527,32 +533,46 @@ export class SmtpSession {
       this.#ctx.metrics?.rejected("policy");
       return judged.refuse;
     }
-    let accepted: Accepted;
+    const groups = this.#junkGroups(tx, judged);
+    let localCount = 0;
+    let remoteCount = 0;
     try {
-      accepted = await acceptMessage(this.#ctx.commits, tx, judged.bytes, {
-        id,
-        headroom: judged.bytes === content.bytes ? HEADROOM : 0,
-        dotLines: content.dotLines,
-        mailbox: judged.mailbox,
-        // RFC 6409 §8: a submission server may complete what a client left out.
-        extraHeaders: this.#role === "submission" && this.#user
-          ? submissionHeaders(content.bytes, { hostname: this.#ctx.config.hostname, id, date })
-          : judged.headers,
-        helo: this.#helo,
-        remoteAddress: this.#conn.remoteAddress,
-        hostname: this.#ctx.config.hostname,
-        protocol: receivedProtocol({
-          esmtp: this.#esmtp,
-          tls: this.#conn.tls !== undefined,
-          auth: this.#user !== undefined,
-          utf8: tx.params.smtputf8,
-        }),
-        tls: this.#conn.tls,
-        date,
-      });
-      if (accepted.remoteCount > 0) this.#ctx.outbound?.wake();
-      const buffer = accepted.body.buffer;
-      if (buffer.byteLength <= REUSE_LIMIT) this.#buffer = new Uint8Array(buffer);
+      for (const group of groups) {
+        const accepted: Accepted = await acceptMessage(
+          this.#ctx.commits,
+          group.envelope,
+          judged.bytes,
+          {
+            id,
+            // Several stored copies (accounts judged differently) cannot share the one buffer.
+            headroom: groups.length === 1 && judged.bytes === content.bytes ? HEADROOM : 0,
+            dotLines: content.dotLines,
+            mailbox: group.mailbox,
+            // RFC 6409 §8: a submission server may complete what a client left out.
+            extraHeaders: this.#role === "submission" && this.#user
+              ? submissionHeaders(content.bytes, { hostname: this.#ctx.config.hostname, id, date })
+              : group.headers,
+            helo: this.#helo,
+            remoteAddress: this.#conn.remoteAddress,
+            hostname: this.#ctx.config.hostname,
+            protocol: receivedProtocol({
+              esmtp: this.#esmtp,
+              tls: this.#conn.tls !== undefined,
+              auth: this.#user !== undefined,
+              utf8: tx.params.smtputf8,
+            }),
+            tls: this.#conn.tls,
+            date,
+          },
+        );
+        localCount += accepted.localCount;
+        remoteCount += accepted.remoteCount;
+        const buffer = accepted.body.buffer;
+        if (groups.length === 1 && buffer.byteLength <= REUSE_LIMIT) {
+          this.#buffer = new Uint8Array(buffer);
+        }
+      }
+      if (remoteCount > 0) this.#ctx.outbound?.wake();
     } catch (err) {
       logger.error("{id} could not store message {msg}: {error}", {
         id: this.#conn.id,
@@ -572,13 +592,76 @@ export class SmtpSession {
         from: tx.sender,
         to: tx.recipients.map((r) => `<${r.address}>`).join(","),
         size: content.size,
-        local: accepted.localCount,
-        remote: accepted.remoteCount,
+        local: localCount,
+        remote: remoteCount,
         tls: this.#conn.tls ? ` tls=${this.#conn.tls.protocol}` : "",
         user: this.#user ? ` user=${this.#user.address}` : "",
       },
     );
     return reply(250, "2.0.0", `OK: queued as ${id}`);
+  }
+
+  /**
+   * The junk filter of each local account a message from the outside goes
+   * to: recipients grouped by verdict, each group stored with its own
+   * X-Postino-Spam field, spam filed into Junk. One group (as judged) for
+   * authenticated and submitted mail, and for remote recipients.
+   */
+  #junkGroups(
+    tx: Transaction,
+    judged: { bytes: Uint8Array; headers?: string; mailbox?: string },
+  ): { envelope: RoutedEnvelope; headers?: string; mailbox?: string }[] {
+    const whole = [{ envelope: tx, headers: judged.headers, mailbox: judged.mailbox }];
+    if (this.#role !== "mx" || this.#user) return whole;
+    const verdicts = new Map<number, JunkVerdict | undefined>();
+    for (const r of tx.recipients) {
+      for (const route of r.routes) {
+        if (route.kind !== "local" || verdicts.has(route.userId)) continue;
+        let verdict: JunkVerdict | undefined;
+        try {
+          verdict = judgeJunk(this.#ctx.store, route.userId, judged.bytes);
+          logger.info("{id} junk filter for {user}: {spam}{score} ({reason})", {
+            id: this.#conn.id,
+            user: route.address,
+            spam: verdict.spam ? "spam" : "not spam",
+            score: verdict.score === undefined ? "" : ` score=${verdict.score.toFixed(3)}`,
+            reason: verdict.reason,
+          });
+        } catch (err) {
+          // The filter's fault is ours: deliver unjudged, as for the authentication checks.
+          logger.error("{id} junk filter failed for {user}: {error}", {
+            id: this.#conn.id,
+            user: route.address,
+            error: (err as Error)?.stack ?? String(err),
+          });
+        }
+        verdicts.set(route.userId, verdict);
+      }
+    }
+    if (verdicts.size === 0) return whole;
+    // Remote routes travel with the first group; local ones with their account's verdict.
+    const groups = new Map<
+      string,
+      { verdict?: JunkVerdict; recipients: Transaction["recipients"] }
+    >();
+    let first: string | undefined;
+    for (const r of tx.recipients) {
+      for (const route of r.routes) {
+        const verdict = route.kind === "local" ? verdicts.get(route.userId) : undefined;
+        const key = route.kind === "local" ? verdict?.header ?? "" : first ?? "";
+        first ??= key;
+        const group = groups.get(key) ?? { verdict, recipients: [] };
+        groups.set(key, group);
+        const same = group.recipients.find((x) => x.address === r.address);
+        if (same) same.routes.push(route);
+        else group.recipients.push({ address: r.address, routes: [route] });
+      }
+    }
+    return [...groups.values()].map(({ verdict, recipients }) => ({
+      envelope: { sender: tx.sender, recipients },
+      headers: (judged.headers ?? "") + (verdict?.header ?? ""),
+      mailbox: judged.mailbox ?? (verdict?.spam ? "Junk" : undefined),
+    }));
   }
 
   /**
@@ -593,6 +676,10 @@ export class SmtpSession {
     const { config, checker } = this.#ctx;
     // RFC 8601 §5: results claiming to come from us can only be forged, whoever sends them.
     bytes = removeFields(bytes, "Authentication-Results", (v) => claimsToBe(v, config.hostname));
+    // Our junk filter's verdict, likewise, when it comes from the outside.
+    if (this.#role === "mx" && !this.#user) {
+      bytes = removeFields(bytes, "X-Postino-Spam", () => true);
+    }
     if (this.#role !== "mx" || this.#user || !config.inbound.checks || !checker) return { bytes };
     let checked;
     try {

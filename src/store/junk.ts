@@ -93,11 +93,7 @@ export function untrainJunk(
 
 /** The counts of `features` for user `userId`, read in one query. */
 export function junkCounts(store: Store, userId: number, features: readonly string[]): JunkCounts {
-  const totals = store.get<{ spam: number; ham: number }>(
-    `SELECT coalesce(sum(spam), 0) spam, coalesce(sum(1 - spam), 0) ham
-     FROM junk_trained WHERE user_id = ?`,
-    userId,
-  )!;
+  const totals = junkTotals(store, userId);
   const rows = store.all<{ feature: string; spam: number; ham: number }>(
     `SELECT feature, spam, ham FROM junk_features
      WHERE user_id = ? AND feature IN (SELECT value FROM json_each(?))`,
@@ -138,4 +134,13 @@ export function pruneJunk(store: Store, userId: number, maxFeatures: number): nu
     }
     return dropped;
   });
+}
+
+/** How many messages an account has trained as spam and as ham. */
+export function junkTotals(store: Store, userId: number): { spam: number; ham: number } {
+  return store.get<{ spam: number; ham: number }>(
+    `SELECT coalesce(sum(spam), 0) spam, coalesce(sum(1 - spam), 0) ham
+     FROM junk_trained WHERE user_id = ?`,
+    userId,
+  )!;
 }

@@ -1,0 +1,62 @@
+/**
+ * The junk filter's decision on one inbound message for one account: the
+ * classifier's score over what the account has trained, the mailbox
+ * (Junk when spam), and the `X-Postino-Spam` field that records why. An
+ * account that has not trained enough gets no decision and no field.
+ */
+import type { Store } from "../store/db.ts";
+import { junkCounts, junkTotals } from "../store/junk.ts";
+import { classify } from "./bayes.ts";
+import { tokenize } from "./tokenize.ts";
+
+/** Trained messages of each kind the classifier needs before it decides. */
+export const MIN_TRAINED = 30;
+/** A score at or above this files the message into Junk. */
+export const SPAM_THRESHOLD = 0.9;
+
+/** What the filter decided for one account. */
+export interface JunkVerdict {
+  spam: boolean;
+  /** The classifier's score, 0 to 1; undefined when it abstained. */
+  score?: number;
+  /** Why, for the log and the header field. */
+  reason: string;
+  /**
+   * The header field with CRLF, `X-Postino-Spam: yes|no; score=...; reason="..."`,
+   * or "" when the filter abstained: no decision, nothing to record.
+   */
+  header: string;
+}
+
+/** Judges `message` for user `userId`. */
+export function judgeJunk(store: Store, userId: number, message: Uint8Array): JunkVerdict {
+  const totals = junkTotals(store, userId);
+  // Cheap first: an account that has not trained enough costs no tokenizing.
+  if (totals.spam < MIN_TRAINED || totals.ham < MIN_TRAINED) {
+    return verdict(
+      false,
+      undefined,
+      `not trained enough (${totals.spam} spam, ${totals.ham} ham; ${MIN_TRAINED} of each needed)`,
+    );
+  }
+  const features = [...tokenize(message)];
+  const counts = junkCounts(store, userId, features);
+  const result = classify(features, {
+    spamMessages: counts.spamMessages,
+    hamMessages: counts.hamMessages,
+    counts: (f) => counts.features.get(f),
+  }, { minTrained: MIN_TRAINED });
+  if (result.abstained) return verdict(false, undefined, result.reason);
+  const spam = result.score >= SPAM_THRESHOLD;
+  const clues = result.clues.slice(0, 5).map(([f, p]) => `${f}:${p.toFixed(2)}`).join(" ");
+  return verdict(spam, result.score, `bayes${clues ? ` ${clues}` : ""}`);
+}
+
+function verdict(spam: boolean, score: number | undefined, reason: string): JunkVerdict {
+  // A quoted-string (RFC 5322 §3.2.4): no quotes, backslashes or line breaks inside.
+  const quoted = reason.replace(/[\\"\r\n]/g, "").slice(0, 200);
+  const header = score === undefined
+    ? ""
+    : `X-Postino-Spam: ${spam ? "yes" : "no"}; score=${score.toFixed(3)}; reason="${quoted}"\r\n`;
+  return { spam, score, reason, header };
+}
