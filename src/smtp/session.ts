@@ -620,7 +620,9 @@ export class SmtpSession {
         let verdict: JunkVerdict | undefined;
         try {
           verdict = judgeJunk(this.#ctx.store, route.userId, judged.bytes);
-          logger.info("{id} junk filter for {user}: {spam}{score} ({reason})", {
+          // A decision is worth a line; an untrained filter's abstention, on every message, is not.
+          const level = verdict.score === undefined ? "debug" : "info";
+          logger[level]("{id} junk filter for {user}: {spam}{score} ({reason})", {
             id: this.#conn.id,
             user: route.address,
             spam: verdict.spam ? "spam" : "not spam",
