@@ -111,6 +111,14 @@ export interface Config {
   };
   /** `postino check`: the DNS blocklists our address must not be on. @default Spamhaus ZEN, SpamCop */
   check: { dnsbl: string[] };
+  /** Defences of the MX listener against spam. */
+  spam: {
+    /**
+     * Wait this long before the greeting; a client that talks meanwhile is
+     * refused (an early talker, as Postfix's postscreen tells). @default 0 (off)
+     */
+    pregreetMs: number;
+  };
   /** The MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461). */
   mtaSts: {
     /** @default "testing" */
@@ -247,6 +255,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "limits.memory", kind: "size", env: "POSTINO_MEMORY_LIMIT" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
+  { key: "spam.pregreet", kind: "duration", env: "POSTINO_SPAM_PREGREET" },
   {
     key: "mta_sts.mode",
     kind: "choice",
@@ -700,6 +709,7 @@ export function loadConfig(sources: ConfigSources): Config {
       perDomain: get<number>("queue.per_domain") ?? 4,
     },
     check: { dnsbl: get<string[]>("check.dnsbl") ?? ["zen.spamhaus.org", "bl.spamcop.net"] },
+    spam: { pregreetMs: get<number>("spam.pregreet") ?? 0 },
     mtaSts: {
       mode: get<Config["mtaSts"]["mode"]>("mta_sts.mode") ?? "testing",
       maxAgeSeconds: Math.floor((mtaStsMaxAge ?? 604_800_000) / 1000),

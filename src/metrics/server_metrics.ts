@@ -18,6 +18,7 @@ export type RejectReason =
   | "smuggling"
   | "policy"
   | "sender"
+  | "pregreet"
   | "store_error";
 
 /** The server's metrics and the calls that move them. */

@@ -167,6 +167,17 @@ export class SmtpSession {
       why = await runToEnd(conn, logger, {
         serve: async () => {
           (await this.#ctx.memory?.admit())?.();
+          const before = await this.#beforeGreeting();
+          if (before === "closed") return "client closed";
+          if (before === "talked") {
+            this.#ctx.metrics?.rejected("pregreet");
+            logger.warn("{id} refused {remote}: it talked before the greeting", {
+              id: this.#conn.id,
+              remote: this.#conn.remoteAddress,
+            });
+            await this.#send(reply(554, "5.7.1", "Protocol error: talking before the greeting"));
+            return "early talker";
+          }
           await this.#send(
             reply(220, undefined, `${this.#ctx.config.hostname} ESMTP Postino ready`),
           );
@@ -599,6 +610,27 @@ export class SmtpSession {
       },
     );
     return reply(250, "2.0.0", `OK: queued as ${id}`);
+  }
+
+  /**
+   * On the MX listener with `spam.pregreet` set: waits that long before the
+   * greeting and tells whether the client sent anything meanwhile (RFC 5321
+   * §4.3.1: a client waits for the greeting; spam engines often do not), or
+   * went away.
+   */
+  async #beforeGreeting(): Promise<"waited" | "talked" | "closed"> {
+    const wait = this.#ctx.config.spam.pregreetMs;
+    if (this.#role !== "mx" || wait <= 0) return "waited";
+    const idle = this.#conn.idleTimeoutMs;
+    this.#conn.idleTimeoutMs = wait;
+    try {
+      return await this.#conn.fill() ? "talked" : "closed";
+    } catch (err) {
+      if (err instanceof ConnectionTimeout) return "waited";
+      throw err;
+    } finally {
+      this.#conn.idleTimeoutMs = idle;
+    }
   }
 
   /**
