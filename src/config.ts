@@ -118,6 +118,11 @@ export interface Config {
      * refused (an early talker, as Postfix's postscreen tells). @default 0 (off)
      */
     pregreetMs: number;
+    /**
+     * DNS blocklists the MX listener asks about each client at connect; a
+     * listed client is refused at RCPT with 554 5.7.1. @default none
+     */
+    dnsbl: string[];
   };
   /** The MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461). */
   mtaSts: {
@@ -256,6 +261,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
   { key: "spam.pregreet", kind: "duration", env: "POSTINO_SPAM_PREGREET" },
+  { key: "spam.dnsbl", kind: "zones", env: "POSTINO_SPAM_DNSBL" },
   {
     key: "mta_sts.mode",
     kind: "choice",
@@ -709,7 +715,10 @@ export function loadConfig(sources: ConfigSources): Config {
       perDomain: get<number>("queue.per_domain") ?? 4,
     },
     check: { dnsbl: get<string[]>("check.dnsbl") ?? ["zen.spamhaus.org", "bl.spamcop.net"] },
-    spam: { pregreetMs: get<number>("spam.pregreet") ?? 0 },
+    spam: {
+      pregreetMs: get<number>("spam.pregreet") ?? 0,
+      dnsbl: get<string[]>("spam.dnsbl") ?? [],
+    },
     mtaSts: {
       mode: get<Config["mtaSts"]["mode"]>("mta_sts.mode") ?? "testing",
       maxAgeSeconds: Math.floor((mtaStsMaxAge ?? 604_800_000) / 1000),

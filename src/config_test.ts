@@ -86,7 +86,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     log: { level: "info", format: "text", categories: {} },
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000, imapIdle: 1_800_000 },
     check: { dnsbl: ["zen.spamhaus.org", "bl.spamcop.net"] },
-    spam: { pregreetMs: 0 },
+    spam: { pregreetMs: 0, dnsbl: [] },
     mtaSts: { mode: "testing", maxAgeSeconds: 604_800 },
     limits: {
       connections: 500,

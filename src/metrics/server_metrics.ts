@@ -19,6 +19,7 @@ export type RejectReason =
   | "policy"
   | "sender"
   | "pregreet"
+  | "dnsbl"
   | "store_error";
 
 /** The server's metrics and the calls that move them. */

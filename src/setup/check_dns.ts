@@ -8,6 +8,7 @@
 import { isIP } from "node:net";
 import type { DnsAnswer, Resolver } from "../dns/resolver.ts";
 import { reverseName } from "../dns/resolver.ts";
+import { dnsblName, dnsblVerdict } from "../dns/dnsbl.ts";
 import { missing } from "./check_auth.ts";
 import type { CheckContext, CheckResult } from "./check.ts";
 
@@ -208,37 +209,6 @@ export async function checkAutoconfig(ctx: CheckContext): Promise<CheckResult> {
     );
   }
   return ok("autoconfig", `${name} resolves to this server (${found.join(", ")})`);
-}
-
-/** The name to ask a DNSBL about an address (RFC 5782 §2.1 and §2.4). */
-export function dnsblName(ip: string, zone: string): string | undefined {
-  const reverse = reverseName(ip);
-  if (!reverse) return undefined;
-  return `${reverse.replace(/\.(in-addr|ip6)\.arpa$/, "")}.${zone}`;
-}
-
-/** What a blocklist's answer about an address means. */
-export type DnsblVerdict = "clear" | "listed" | "refused" | "unknown";
-
-/**
- * Reads a blocklist's answer: NXDOMAIN (or no A record) is not listed; an
- * address in 127.0.0.0/8 is a listing (RFC 5782 §2.1), except 127.255.255.x,
- * which Spamhaus gives when it will not answer (a public or open resolver,
- * too many queries); anything else, or a failed lookup, says nothing.
- */
-export function dnsblVerdict(
-  answer: DnsAnswer<string>,
-): { verdict: DnsblVerdict; codes: string[] } {
-  if (answer.kind === "nxdomain" || answer.kind === "nodata") {
-    return { verdict: "clear", codes: [] };
-  }
-  if (answer.kind === "error") return { verdict: "unknown", codes: [] };
-  const codes = answer.records;
-  if (codes.some((c) => c.startsWith("127.") && !c.startsWith("127.255.255."))) {
-    return { verdict: "listed", codes };
-  }
-  if (codes.some((c) => c.startsWith("127.255.255."))) return { verdict: "refused", codes };
-  return { verdict: codes.length ? "unknown" : "clear", codes };
 }
 
 /** Our addresses are on none of the configured blocklists (FAIL when listed). */

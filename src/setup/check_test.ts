@@ -15,7 +15,7 @@ import { openStore, type Store, storePath } from "../store/db.ts";
 import { addDkimKey } from "../store/dkim_keys.ts";
 import { checkDomain, type CheckResult, formatReport } from "./check.ts";
 import { dkimRecordProblem, parseTagList } from "./check_auth.ts";
-import { dnsblName, dnsblVerdict } from "./check_dns.ts";
+import { dnsblName, dnsblVerdict } from "../dns/dnsbl.ts";
 import type { PeerCertificate } from "./check_tls.ts";
 import { domainRecords } from "./domain_records.ts";
 

@@ -24,6 +24,8 @@ import {
   type RoutedEnvelope,
 } from "../delivery/accept.ts";
 import { judgeJunk, type JunkVerdict } from "../junk/verdict.ts";
+import { type DnsblListing, dnsblListings } from "../dns/dnsbl.ts";
+import type { Resolver } from "../dns/resolver.ts";
 import {
   maySendAs,
   normalizeRecipient,
@@ -78,6 +80,8 @@ export interface SmtpContext {
    * before a message's data; what it gives is called once the data is in.
    */
   memory?: { admit(): Promise<() => void> };
+  /** DNS for the blocklists of `spam.dnsbl`; without it they are not asked. */
+  resolver?: Resolver;
   /** Counts accepted and refused messages. */
   metrics?: {
     accepted(source: SmtpRole): void;
@@ -137,6 +141,8 @@ export class SmtpSession {
   #tx: Transaction | undefined;
   #errors = 0;
   #messages = 0;
+  /** The `spam.dnsbl` listings of the client, asked at connect (MX only). */
+  #dnsbl: Promise<DnsblListing[]> | undefined;
   /** The previous message's buffer, reused for the next one (kept only while small). */
   #buffer: Uint8Array | undefined;
 
@@ -162,6 +168,7 @@ export class SmtpSession {
       role: this.#role,
       tls: conn.tls ? ` (${conn.tls.protocol})` : "",
     });
+    this.#startDnsbl();
     let why = "client closed";
     try {
       why = await runToEnd(conn, logger, {
@@ -612,6 +619,43 @@ export class SmtpSession {
     return reply(250, "2.0.0", `OK: queued as ${id}`);
   }
 
+  /** On the MX listener, asks the `spam.dnsbl` lists about the client while the session goes on. */
+  #startDnsbl(): void {
+    const { config, resolver } = this.#ctx;
+    if (this.#role !== "mx" || config.spam.dnsbl.length === 0 || !resolver) return;
+    this.#dnsbl = dnsblListings(resolver, this.#conn.remoteAddress, config.spam.dnsbl, {
+      limitMs: config.inbound.dnsBudgetMs,
+    }).catch((err) => {
+      logger.warn("{id} blocklist lookups failed: {error}", {
+        id: this.#conn.id,
+        error: (err as Error)?.message ?? String(err),
+      });
+      return [];
+    });
+  }
+
+  /**
+   * RCPT on the MX listener from a client on a `spam.dnsbl` list: 554 5.7.1
+   * naming the list (RFC 5782 §2.1's use), for every recipient, before the
+   * message is sent. Authenticated clients are never refused for it.
+   */
+  async #rcptUnlessListed(args: string): Promise<SmtpReply> {
+    const listings = this.#user ? [] : await this.#dnsbl ?? [];
+    if (listings.length === 0) return this.#rcpt(args);
+    const zones = listings.map((l) => l.zone).join(", ");
+    this.#ctx.metrics?.rejected("dnsbl");
+    logger.warn("{id} refused RCPT from {remote}: listed on {zones}", {
+      id: this.#conn.id,
+      remote: this.#conn.remoteAddress,
+      zones,
+    });
+    return reply(
+      554,
+      "5.7.1",
+      `Service unavailable; client [${this.#conn.remoteAddress}] blocked using ${zones}`,
+    );
+  }
+
   /**
    * On the MX listener with `spam.pregreet` set: waits that long before the
    * greeting and tells whether the client sent anything meanwhile (RFC 5321
@@ -804,7 +848,7 @@ export class SmtpSession {
       },
       RCPT: {
         states: ["mail", "rcpt"],
-        handler: (s, a) => s.#rcpt(a),
+        handler: (s, a) => s.#rcptUnlessListed(a),
         outOfOrder: (state) =>
           state === "connected" ? beforeHelo(state) : reply(503, "5.5.1", "Need MAIL first"),
       },
