@@ -123,6 +123,12 @@ export interface Config {
      * listed client is refused at RCPT with 554 5.7.1. @default none
      */
     dnsbl: string[];
+    /**
+     * A junk-filter score at or above which mail from the outside is refused
+     * at DATA with 550 5.7.1 (when every recipient's filter says so), so the
+     * sender learns of it. @default undefined (never refused; spam goes to Junk)
+     */
+    refuseScore?: number;
   };
   /** The MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461). */
   mtaSts: {
@@ -164,6 +170,7 @@ export class ConfigError extends Error {
 }
 
 type Kind =
+  | "score"
   | "string"
   | "path"
   | "bool"
@@ -262,6 +269,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
   { key: "spam.pregreet", kind: "duration", env: "POSTINO_SPAM_PREGREET" },
   { key: "spam.dnsbl", kind: "zones", env: "POSTINO_SPAM_DNSBL" },
+  { key: "spam.refuse", kind: "score", env: "POSTINO_SPAM_REFUSE" },
   {
     key: "mta_sts.mode",
     kind: "choice",
@@ -426,6 +434,14 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
     }
     case "choice":
       return spec.choices!.includes(text()) ? raw : fail(spec.choices!.join("|"));
+    case "score": {
+      const n = typeof raw === "number"
+        ? raw
+        : /^\d*\.?\d+$/.test(text().trim())
+        ? Number(raw)
+        : NaN;
+      return n > 0 && n <= 1 ? n : fail("a score above 0 and at most 1, such as 0.99");
+    }
     case "count": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
@@ -718,6 +734,7 @@ export function loadConfig(sources: ConfigSources): Config {
     spam: {
       pregreetMs: get<number>("spam.pregreet") ?? 0,
       dnsbl: get<string[]>("spam.dnsbl") ?? [],
+      refuseScore: get<number>("spam.refuse"),
     },
     mtaSts: {
       mode: get<Config["mtaSts"]["mode"]>("mta_sts.mode") ?? "testing",

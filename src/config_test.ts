@@ -86,7 +86,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     log: { level: "info", format: "text", categories: {} },
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000, imapIdle: 1_800_000 },
     check: { dnsbl: ["zen.spamhaus.org", "bl.spamcop.net"] },
-    spam: { pregreetMs: 0, dnsbl: [] },
+    spam: { pregreetMs: 0, dnsbl: [], refuseScore: undefined },
     mtaSts: { mode: "testing", maxAgeSeconds: 604_800 },
     limits: {
       connections: 500,
@@ -132,6 +132,18 @@ Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
       (e: Error) => e.message.includes("POSTINO_MEMORY_LIMIT") && !e.message.includes("\n"),
       bad,
     );
+  }
+});
+
+Deno.test("loadConfig() reads spam.refuse as a score in (0, 1]", () => {
+  const read = (value: string) =>
+    loadConfig({ flags: {}, env: { POSTINO_SPAM_REFUSE: value }, systemHostname: () => "mx.test" })
+      .spam.refuseScore;
+  assert.equal(read("0.99"), 0.99);
+  assert.equal(read("1"), 1);
+  assert.equal(read(".5"), 0.5);
+  for (const bad of ["0", "1.5", "-0.1", "high", "0.9x"]) {
+    assert.throws(() => read(bad), (e: Error) => e.message.includes("POSTINO_SPAM_REFUSE"), bad);
   }
 });
 

@@ -4,6 +4,7 @@
  * over SMTP (smtplib) is judged with her training: spam-like mail lands in
  * her Junk with `X-Postino-Spam: yes`, ham-like mail in INBOX with `no`.
  * Bob, who trained nothing, gets the same spam in his INBOX without a field.
+ * With `spam.refuse`, spam every recipient's filter is sure of is refused at DATA.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -50,7 +51,11 @@ function landed(imap: ImapServer, address: string, subject: string): string[] {
 }
 
 Deno.test("a filter trained over IMAP files similar mail into Junk, per account", async () => {
-  await using imap = await startImapServer({ users: ["alice", "bob"] });
+  // Refusing at DATA is on, for a message every recipient's filter is sure of.
+  await using imap = await startImapServer({
+    users: ["alice", "bob"],
+    env: { POSTINO_SPAM_REFUSE: "0.99" },
+  });
   const append = (subject: string, body: string) =>
     call("append", "INBOX", null, null, bytesArg(message({ subject, body })));
   const steps = [...imapLogin(imap.imap)];
@@ -83,6 +88,11 @@ Deno.test("a filter trained over IMAP files similar mail into Junk, per account"
     "bob trained nothing",
   );
   assert.deepEqual(landed(imap, USERS.alice.address, "new work"), ["INBOX no"]);
+  // To alice alone, whose filter is sure: refused at DATA, so the sender knows; nothing stored.
+  const [refused] = await poplib([smtp("only offer", text(SPAMMY, 1, 8), [USERS.alice.address])]);
+  assert.equal(refused.ok, false);
+  assert.match(JSON.stringify(refused), /550.*Message refused as spam by the recipient's filter/);
+  assert.deepEqual(landed(imap, USERS.alice.address, "only offer"), []);
 
   // Moving the misfiled-looking message back out of Junk teaches ham (and is allowed).
   const back = await imaplib([

@@ -552,6 +552,10 @@ export class SmtpSession {
       return judged.refuse;
     }
     const groups = this.#junkGroups(tx, judged);
+    if (groups === "refuse") {
+      this.#ctx.metrics?.rejected("policy");
+      return reply(550, "5.7.1", "Message refused as spam by the recipient's filter");
+    }
     let localCount = 0;
     let remoteCount = 0;
     try {
@@ -680,13 +684,14 @@ export class SmtpSession {
   /**
    * The junk filter of each local account a message from the outside goes
    * to: recipients grouped by verdict, each group stored with its own
-   * X-Postino-Spam field, spam filed into Junk. One group (as judged) for
-   * authenticated and submitted mail, and for remote recipients.
+   * X-Postino-Spam field, spam filed into Junk; "refuse" when `spam.refuse`
+   * is set and every recipient's filter scores the message at least that.
+   * One group (as judged) for authenticated and submitted mail.
    */
   #junkGroups(
     tx: Transaction,
     judged: { bytes: Uint8Array; headers?: string; mailbox?: string },
-  ): { envelope: RoutedEnvelope; headers?: string; mailbox?: string }[] {
+  ): { envelope: RoutedEnvelope; headers?: string; mailbox?: string }[] | "refuse" {
     const whole = [{ envelope: tx, headers: judged.headers, mailbox: judged.mailbox }];
     if (this.#role !== "mx" || this.#user) return whole;
     const verdicts = new Map<number, JunkVerdict | undefined>();
@@ -717,6 +722,19 @@ export class SmtpSession {
       }
     }
     if (verdicts.size === 0) return whole;
+    // Refused only when nobody else is concerned: every recipient local, every filter that sure.
+    const refuseAt = this.#ctx.config.spam.refuseScore;
+    const allLocal = tx.recipients.every((r) => r.routes.every((route) => route.kind === "local"));
+    if (
+      refuseAt !== undefined && allLocal &&
+      [...verdicts.values()].every((v) => v?.score !== undefined && v.score >= refuseAt)
+    ) {
+      logger.info("{id} refused as spam by the filter of every recipient (score >= {at})", {
+        id: this.#conn.id,
+        at: refuseAt,
+      });
+      return "refuse";
+    }
     // Remote routes travel with the first group; local ones with their account's verdict.
     const groups = new Map<
       string,
