@@ -5,7 +5,7 @@
  * account that has not trained enough gets no decision and no field.
  */
 import type { Store } from "../store/db.ts";
-import { junkCounts, junkTotals } from "../store/junk.ts";
+import { junkFeatureCounts, junkTotals } from "../store/junk.ts";
 import { classify } from "./bayes.ts";
 import { tokenize } from "./tokenize.ts";
 
@@ -40,11 +40,11 @@ export function judgeJunk(store: Store, userId: number, message: Uint8Array): Ju
     );
   }
   const features = [...tokenize(message)];
-  const counts = junkCounts(store, userId, features);
+  const counts = junkFeatureCounts(store, userId, features);
   const result = classify(features, {
-    spamMessages: counts.spamMessages,
-    hamMessages: counts.hamMessages,
-    counts: (f) => counts.features.get(f),
+    spamMessages: totals.spam,
+    hamMessages: totals.ham,
+    counts: (f) => counts.get(f),
   }, { minTrained: MIN_TRAINED });
   if (result.abstained) return verdict(false, undefined, result.reason);
   const spam = result.score >= SPAM_THRESHOLD;

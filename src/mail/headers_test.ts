@@ -50,3 +50,24 @@ Deno.test("removeFields() drops matching fields with their folded lines and keep
   const untouched = bytes("From: a@b\r\n\r\nbody\r\n");
   assert.equal(removeFields(untouched, "Authentication-Results", ours), untouched, "no copy");
 });
+
+Deno.test("removeFields() with several names decides per field, told the name it matched", () => {
+  const m = bytes(
+    "X-Postino-Spam: no; score=0.001\r\nFrom: a@b\r\n" +
+      "x-postino-spam: yes\r\nAuthentication-Results: other.example; spf=pass\r\n\r\nbody\r\n",
+  );
+  const seen: string[] = [];
+  const out = removeFields(m, ["Authentication-Results", "X-Postino-Spam"], (value, name) => {
+    seen.push(`${name}=${value}`);
+    return name === "X-Postino-Spam";
+  });
+  assert.equal(
+    text(out),
+    "From: a@b\r\nAuthentication-Results: other.example; spf=pass\r\n\r\nbody\r\n",
+  );
+  assert.deepEqual(seen, [
+    "X-Postino-Spam=no; score=0.001",
+    "X-Postino-Spam=yes",
+    "Authentication-Results=other.example; spf=pass",
+  ]);
+});

@@ -7,14 +7,6 @@
  */
 import type { Store } from "./db.ts";
 
-/** The counts the classifier needs for one message's features. */
-export interface JunkCounts {
-  spamMessages: number;
-  hamMessages: number;
-  /** Counts of the asked features that were ever seen; the others are missing. */
-  features: Map<string, { spam: number; ham: number }>;
-}
-
 /** What {@link trainJunk} did. */
 export type TrainOutcome = "trained" | "retrained" | "unchanged";
 
@@ -91,20 +83,19 @@ export function untrainJunk(
   });
 }
 
-/** The counts of `features` for user `userId`, read in one query. */
-export function junkCounts(store: Store, userId: number, features: readonly string[]): JunkCounts {
-  const totals = junkTotals(store, userId);
+/** How often each of `features` was seen in spam and in ham by user `userId` (the ones ever seen). */
+export function junkFeatureCounts(
+  store: Store,
+  userId: number,
+  features: readonly string[],
+): Map<string, { spam: number; ham: number }> {
   const rows = store.all<{ feature: string; spam: number; ham: number }>(
     `SELECT feature, spam, ham FROM junk_features
      WHERE user_id = ? AND feature IN (SELECT value FROM json_each(?))`,
     userId,
     JSON.stringify([...new Set(features)]),
   );
-  return {
-    spamMessages: totals.spam,
-    hamMessages: totals.ham,
-    features: new Map(rows.map((r) => [r.feature, { spam: r.spam, ham: r.ham }])),
-  };
+  return new Map(rows.map((r) => [r.feature, { spam: r.spam, ham: r.ham }]));
 }
 
 /**

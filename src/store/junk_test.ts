@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { addDomain, addUser, removeUser } from "./accounts.ts";
 import { openStore, type Store, storePath } from "./db.ts";
-import { junkCounts, pruneJunk, trainJunk, untrainJunk } from "./junk.ts";
+import { junkFeatureCounts, junkTotals, pruneJunk, trainJunk, untrainJunk } from "./junk.ts";
 
 async function withStore(fn: (store: Store, alice: number, bob: number) => void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "postino-junk-test-" });
@@ -20,8 +20,9 @@ async function withStore(fn: (store: Store, alice: number, bob: number) => void)
 }
 
 const counts = (store: Store, user: number, features: string[]) => {
-  const c = junkCounts(store, user, features);
-  return { spam: c.spamMessages, ham: c.hamMessages, features: Object.fromEntries(c.features) };
+  const totals = junkTotals(store, user);
+  const seen = junkFeatureCounts(store, user, features);
+  return { spam: totals.spam, ham: totals.ham, features: Object.fromEntries(seen) };
 };
 
 Deno.test("trainJunk() counts a message once per side, and moving it undoes the other side", () =>
