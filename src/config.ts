@@ -360,6 +360,21 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
     );
   };
   const text = (): string => typeof raw === "string" ? raw : fail("a string");
+  /** An array, or a comma-separated string, of domain names, normalized. */
+  const domainList = (expectedList: string, expectedNames: string): string[] => {
+    const list = Array.isArray(raw)
+      ? raw
+      : typeof raw === "string"
+      ? raw.split(",").map((d) => d.trim()).filter(Boolean)
+      : fail(expectedList);
+    return list.map((d) => {
+      try {
+        return normalizeDomain(String(d));
+      } catch {
+        return fail(expectedNames);
+      }
+    });
+  };
   switch (spec.kind) {
     case "string":
       return text();
@@ -370,20 +385,8 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
       if (/^(1|true|yes|on)$/i.test(text())) return true;
       if (/^(0|false|no|off)$/i.test(text())) return false;
       return fail("true or false");
-    case "domains": {
-      const list = Array.isArray(raw)
-        ? raw
-        : typeof raw === "string"
-        ? raw.split(",").map((d) => d.trim()).filter(Boolean)
-        : fail("a list of domains");
-      return list.map((d) => {
-        try {
-          return normalizeDomain(String(d));
-        } catch {
-          return fail("domain names");
-        }
-      });
-    }
+    case "domains":
+      return domainList("a list of domains", "domain names");
     case "hostname":
       try {
         return normalizeDomain(text());
@@ -446,20 +449,8 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
     }
-    case "zones": {
-      const list = Array.isArray(raw)
-        ? raw
-        : typeof raw === "string"
-        ? raw.split(",").map((z) => z.trim()).filter(Boolean)
-        : fail("a list of DNS zones");
-      return list.map((z) => {
-        try {
-          return normalizeDomain(String(z));
-        } catch {
-          return fail("DNS zone names such as zen.spamhaus.org");
-        }
-      });
-    }
+    case "zones":
+      return domainList("a list of DNS zones", "DNS zone names such as zen.spamhaus.org");
     case "acme": {
       // RFC 8555 §7.1.1: the directory URL; the two Let's Encrypt ones have names.
       const named = ACME_DIRECTORIES[text().trim()];
