@@ -8,7 +8,6 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { openStore, storePath } from "../src/store/db.ts";
 import {
   assertOk,
   bytesArg,
@@ -21,6 +20,7 @@ import {
   startImapServer,
   USERS,
 } from "./support/imap_fixture.ts";
+import { withStore } from "./support/server.ts";
 
 const SPAMMY = ["viagra", "winner", "prize", "casino", "loan", "cheap", "bitcoin", "lottery"];
 const HAMMY = ["meeting", "agenda", "review", "patch", "quarterly", "lunch", "project", "deadline"];
@@ -34,20 +34,16 @@ function text(vocabulary: string[], i: number, n = 5): string {
 
 /** Where each of `address`'s messages with `subject` is, with its X-Postino-Spam field. */
 function landed(imap: ImapServer, address: string, subject: string): string[] {
-  const store = openStore(storePath(imap.server.dataDir));
-  try {
-    const rows = store.all<{ name: string; body: Uint8Array }>(
+  const rows = withStore(imap.server, (store) =>
+    store.all<{ name: string; body: Uint8Array }>(
       `SELECT b.name, m.body FROM mailbox_entries e JOIN mailboxes b ON b.id = e.mailbox_id
        JOIN messages m ON m.id = e.message_id JOIN users u ON u.id = b.user_id
        WHERE u.address = ?`,
       address,
-    );
-    return rows.map((r) => ({ name: r.name, text: new TextDecoder().decode(r.body) }))
-      .filter((r) => r.text.includes(`\r\nSubject: ${subject}\r\n`))
-      .map((r) => `${r.name} ${/^X-Postino-Spam: (yes|no)/m.exec(r.text)?.[1] ?? "-"}`);
-  } finally {
-    store.close();
-  }
+    ));
+  return rows.map((r) => ({ name: r.name, text: new TextDecoder().decode(r.body) }))
+    .filter((r) => r.text.includes(`\r\nSubject: ${subject}\r\n`))
+    .map((r) => `${r.name} ${/^X-Postino-Spam: (yes|no)/m.exec(r.text)?.[1] ?? "-"}`);
 }
 
 Deno.test("a filter trained over IMAP files similar mail into Junk, per account", async () => {

@@ -6,7 +6,6 @@
  * the store beside the server.
  */
 import assert from "node:assert/strict";
-import { openStore, storePath } from "../src/store/db.ts";
 import {
   assertOk,
   bytesArg,
@@ -17,39 +16,32 @@ import {
   message,
   startImapServer,
 } from "./support/imap_fixture.ts";
+import { withStore } from "./support/server.ts";
 
 /** Subject -> trained side ("spam", "ham") for alice, from the store. */
 function trained(imap: ImapServer): Record<string, string> {
-  const store = openStore(storePath(imap.server.dataDir));
-  try {
-    const rows = store.all<{ body: Uint8Array; spam: number }>(
+  const rows = withStore(imap.server, (store) =>
+    store.all<{ body: Uint8Array; spam: number }>(
       `SELECT m.body, t.spam FROM junk_trained t JOIN messages m ON m.id = t.message_id
        JOIN users u ON u.id = t.user_id WHERE u.address = 'alice@localhost'`,
-    );
-    const out: Record<string, string> = {};
-    for (const r of rows) {
-      const subject = /^Subject: (.*)$/m.exec(new TextDecoder().decode(r.body))![1].trim();
-      out[subject] = r.spam ? "spam" : "ham";
-    }
-    return out;
-  } finally {
-    store.close();
+    ));
+  const out: Record<string, string> = {};
+  for (const r of rows) {
+    const subject = /^Subject: (.*)$/m.exec(new TextDecoder().decode(r.body))![1].trim();
+    out[subject] = r.spam ? "spam" : "ham";
   }
+  return out;
 }
 
 /** How often `feature` was counted for alice: [spam, ham]. */
 function featureCounts(imap: ImapServer, feature: string): [number, number] {
-  const store = openStore(storePath(imap.server.dataDir));
-  try {
-    const row = store.get<{ spam: number; ham: number }>(
+  const row = withStore(imap.server, (store) =>
+    store.get<{ spam: number; ham: number }>(
       `SELECT f.spam, f.ham FROM junk_features f JOIN users u ON u.id = f.user_id
        WHERE u.address = 'alice@localhost' AND f.feature = ?`,
       feature,
-    );
-    return row ? [row.spam, row.ham] : [0, 0];
-  } finally {
-    store.close();
-  }
+    ));
+  return row ? [row.spam, row.ham] : [0, 0];
 }
 
 Deno.test("imaplib: moving into and out of Junk, and $Junk/$NotJunk, train alice's filter", async () => {

@@ -5,9 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { openStore, storePath } from "../src/store/db.ts";
 import { run } from "./support/inbound_fixture.ts";
-import { startPostino } from "./support/server.ts";
+import { startPostino, withStore } from "./support/server.ts";
 
 const CLIENT_PY = new URL("./support/smtp_client.py", import.meta.url).pathname;
 /** Above what an idle server with its writer thread holds (~90 MiB), below an unchecked flood. */
@@ -57,11 +56,9 @@ Deno.test("under limits.memory a flood of large messages is slowed, not refused,
   assert.ok(peak < LIMIT_MIB * 1024, `peak RSS ${peak} KiB under ${LIMIT_MIB} MiB`);
   const slowed = server.logs().some((l) => l.includes("slowing intake"));
   assert.ok(slowed, "the flood came near the limit and intake was slowed");
-  const store = openStore(storePath(server.dataDir));
-  try {
-    const n = store.get<{ n: number }>("SELECT count(*) n FROM mailbox_entries")!.n;
-    assert.equal(n, ROUNDS * AT_ONCE, "every message stored");
-  } finally {
-    store.close();
-  }
+  const n = withStore(
+    server,
+    (s) => s.get<{ n: number }>("SELECT count(*) n FROM mailbox_entries")!.n,
+  );
+  assert.equal(n, ROUNDS * AT_ONCE, "every message stored");
 });

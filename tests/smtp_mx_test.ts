@@ -4,8 +4,7 @@
  * read back to see what was delivered.
  */
 import assert from "node:assert/strict";
-import { openStore, type Store, storePath } from "../src/store/db.ts";
-import { type RunningPostino, startPostino } from "./support/server.ts";
+import { type RunningPostino, startPostino, withStore } from "./support/server.ts";
 
 const CLIENT_PY = new URL("./support/smtp_client.py", import.meta.url).pathname;
 /** The real interpreter behind `python3` (a version manager's shim costs a third of a second). */
@@ -95,16 +94,6 @@ async function smtplib(job: Record<string, unknown>): Promise<SmtplibResult> {
   const r = await run(await python, [CLIENT_PY], JSON.stringify(full));
   assert.equal(r.code, 0, `smtp_client.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout);
-}
-
-/** Opens the server's store next to it (a second SQLite connection), runs `fn`, closes. */
-function withStore<T>(server: RunningPostino, fn: (store: Store) => T): T {
-  const store = openStore(storePath(server.dataDir));
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
 }
 
 /** The bodies in the INBOX of `address`, oldest first. */

@@ -13,9 +13,8 @@
  */
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
-import { openStore, type Store, storePath } from "../../src/store/db.ts";
 import { type DnsStub, type DnsStubOptions, startDnsStub, type Zone } from "./dns_stub.ts";
-import { type RunningPostino, startPostino } from "./server.ts";
+import { type RunningPostino, startPostino, withStore } from "./server.ts";
 
 /** Our host name: the authserv-id of the Authentication-Results we add. */
 export const HOSTNAME = "mx.local.test";
@@ -221,19 +220,9 @@ export function mail(
   return `${head.join("\r\n")}\r\n\r\n${fields.body ?? "Hello Alice.\r\n"}`;
 }
 
-/** Opens the server's store beside it, runs `fn`, closes. */
-function withStore<T>(mx: Inbound, fn: (store: Store) => T): T {
-  const store = openStore(storePath(mx.server.dataDir));
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
-
 /** The messages in one mailbox of `address`, oldest first, as text. */
 export function storedMessages(mx: Inbound, address: string, mailbox = "INBOX"): string[] {
-  return withStore(mx, (store) =>
+  return withStore(mx.server, (store) =>
     store.all<{ body: Uint8Array }>(
       `SELECT m.body FROM mailbox_entries e JOIN mailboxes b ON b.id = e.mailbox_id
        JOIN users u ON u.id = b.user_id JOIN messages m ON m.id = e.message_id
@@ -248,7 +237,7 @@ export function mailboxesOf(
   mx: Inbound,
   address: string,
 ): { name: string; special_use: string | null }[] {
-  return withStore(mx, (store) =>
+  return withStore(mx.server, (store) =>
     store.all<{ name: string; special_use: string | null }>(
       `SELECT b.name, b.special_use FROM mailboxes b JOIN users u ON u.id = b.user_id
        WHERE u.address = ? ORDER BY b.name`,
@@ -258,7 +247,7 @@ export function mailboxesOf(
 
 /** How many message bodies the store holds (for "nothing was stored"). */
 export function messageCount(mx: Inbound): number {
-  return withStore(mx, (s) => s.get<{ n: number }>("SELECT count(*) n FROM messages")!.n);
+  return withStore(mx.server, (s) => s.get<{ n: number }>("SELECT count(*) n FROM messages")!.n);
 }
 
 /** Logs in over POP3 as {@link ALICE} and retrieves every message (poplib RETR). */

@@ -6,9 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { openStore, type Store, storePath } from "../../src/store/db.ts";
 import { type DnsStub, startDnsStub, type Zone } from "./dns_stub.ts";
-import { type RunningPostino, startPostino } from "./server.ts";
+import { type RunningPostino, startPostino, withStore } from "./server.ts";
+
+export { withStore };
 import { type SmtpSink, type SmtpSinkOptions, startSmtpSink } from "./smtp_sink.ts";
 
 /** The system interpreter (python3-dkim is installed for it only). */
@@ -142,16 +143,6 @@ export function message(from: string, subject: string, body = "Hello from Postin
   return `From: <${from}>\r\nTo: <someone@remote.test>\r\nSubject: ${subject}\r\n` +
     `Date: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <${crypto.randomUUID()}@localhost>\r\n` +
     `\r\n${body}`;
-}
-
-/** Opens the running server's store (a second SQLite connection), runs `fn`, closes. */
-export function withStore<T>(server: RunningPostino, fn: (store: Store) => T): T {
-  const store = openStore(storePath(server.dataDir));
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
 }
 
 /** The messages in the INBOX of `address`, oldest first, as text. */

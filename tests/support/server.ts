@@ -13,6 +13,7 @@
  * ```
  */
 import { fileURLToPath } from "node:url";
+import { openStore, type Store, storePath } from "../../src/store/db.ts";
 
 /** The repository root, from this file's location (tests/support/). */
 export const REPO_ROOT: string = fileURLToPath(new URL("../../", import.meta.url));
@@ -367,4 +368,14 @@ export async function startPostino(options: StartOptions = {}): Promise<RunningP
       }
     },
   };
+}
+
+/** Opens the running server's store (a second SQLite connection), runs `fn`, closes. */
+export function withStore<T>(server: RunningPostino, fn: (store: Store) => T): T {
+  const store = openStore(storePath(server.dataDir));
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
 }
