@@ -28,8 +28,21 @@ export interface JunkVerdict {
   header: string;
 }
 
-/** Judges `message` for user `userId`. */
-export function judgeJunk(store: Store, userId: number, message: Uint8Array): JunkVerdict {
+/**
+ * The features of `message`, read at the first call and kept: a message to
+ * several accounts is tokenized once, one that no trained account gets never.
+ */
+export function featuresOf(message: Uint8Array): () => readonly string[] {
+  let features: readonly string[] | undefined;
+  return () => features ??= [...tokenize(message)];
+}
+
+/** Judges a message, given by its features, for user `userId`. */
+export function judgeJunk(
+  store: Store,
+  userId: number,
+  features: () => readonly string[],
+): JunkVerdict {
   const totals = junkTotals(store, userId);
   // Cheap first: an account that has not trained enough costs no tokenizing.
   if (totals.spam < MIN_TRAINED || totals.ham < MIN_TRAINED) {
@@ -39,9 +52,8 @@ export function judgeJunk(store: Store, userId: number, message: Uint8Array): Ju
       `not trained enough (${totals.spam} spam, ${totals.ham} ham; ${MIN_TRAINED} of each needed)`,
     );
   }
-  const features = [...tokenize(message)];
-  const counts = junkFeatureCounts(store, userId, features);
-  const result = classify(features, {
+  const counts = junkFeatureCounts(store, userId, features());
+  const result = classify(features(), {
     spamMessages: totals.spam,
     hamMessages: totals.ham,
     counts: (f) => counts.get(f),

@@ -23,7 +23,7 @@ import {
   newMessageId,
   type RoutedEnvelope,
 } from "../delivery/accept.ts";
-import { judgeJunk, type JunkVerdict } from "../junk/verdict.ts";
+import { featuresOf, judgeJunk, type JunkVerdict } from "../junk/verdict.ts";
 import { type DnsblListing, dnsblListings } from "../dns/dnsbl.ts";
 import type { Resolver } from "../dns/resolver.ts";
 import {
@@ -695,12 +695,13 @@ export class SmtpSession {
     const whole = [{ envelope: tx, headers: judged.headers, mailbox: judged.mailbox }];
     if (this.#role !== "mx" || this.#user) return whole;
     const verdicts = new Map<number, JunkVerdict | undefined>();
+    const features = featuresOf(judged.bytes);
     for (const r of tx.recipients) {
       for (const route of r.routes) {
         if (route.kind !== "local" || verdicts.has(route.userId)) continue;
         let verdict: JunkVerdict | undefined;
         try {
-          verdict = judgeJunk(this.#ctx.store, route.userId, judged.bytes);
+          verdict = judgeJunk(this.#ctx.store, route.userId, features);
           // A decision is worth a line; an untrained filter's abstention, on every message, is not.
           const level = verdict.score === undefined ? "debug" : "info";
           logger[level]("{id} junk filter for {user}: {spam}{score} ({reason})", {
