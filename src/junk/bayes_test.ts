@@ -25,17 +25,17 @@ Deno.test("featureProbability() follows Robinson: pulled to 0.5 while rarely see
   const table: [number, number, number][] = [
     // spam, ham (of 100 spam and 100 ham messages) -> f(w)
     [0, 0, 0.5],
-    [1, 0, 0.75],
-    [10, 0, 0.9545454545],
-    [0, 10, 0.0454545455],
+    [1, 0, 0.9166666667], // s = 0.2: (0.2 * 0.5 + 1) / 1.2
+    [10, 0, 0.9901960784],
+    [0, 10, 0.0098039216],
     [10, 10, 0.5],
-    [30, 10, 0.7439024390], // p = 0.3 / (0.3 + 0.1); (0.5 + 40 p) / 41
+    [30, 10, 0.7487562189], // p = 0.3 / (0.3 + 0.1); (0.1 + 40 p) / 40.2
   ];
   for (const [spam, ham, want] of table) {
     close(featureProbability({ spam, ham }, 100, 100), want, `${spam}/${ham}`);
   }
-  // p = 0.5 / (0.5 + 0.05); (0.5 + 10 p) / 11
-  close(featureProbability({ spam: 5, ham: 5 }, 10, 100), 0.8719008264, "ratios, not counts");
+  // p = 0.5 / (0.5 + 0.05); (0.1 + 10 p) / 10.2
+  close(featureProbability({ spam: 5, ham: 5 }, 10, 100), 0.9010695187, "ratios, not counts");
   assert.equal(featureProbability({ spam: 3, ham: 0 }, 0, 10), 0.5, "nothing trained as spam");
 });
 

@@ -5,6 +5,9 @@ const enc = (s: string) => new TextEncoder().encode(s);
 
 Deno.test("tokenize() reads headers, decoded text and HTML, link hosts and attachment kinds", () => {
   const message = enc([
+    "Received: from relay.Sender.example (relay [192.0.2.1])",
+    "\tby mx.receiver.example with ESMTP id 1",
+    "Message-ID: <abc.123@out.Bulk.example>",
     'From: "Deals" <Offers@Mail.Shop.example>',
     "Reply-To: claims@other.example",
     "Subject: =?utf-8?q?Gro=C3=9Fe_Preise?= today",
@@ -57,9 +60,18 @@ Deno.test("tokenize() reads headers, decoded text and HTML, link hosts and attac
       "url:spam.example",
       "attach:application/pdf",
       "attachext:pdf",
+      "received:sender.example",
+      "received:receiver.example",
+      "msgid:bulk.example",
+      "cte:quoted-printable",
+      "cte:base64",
+      "charset:iso-8859-1",
+      "charset:utf-8",
     ]
   ) assert.ok(tokens.has(want), `has ${want}: ${[...tokens].join(" ")}`);
-  for (const absent of ["12345678", "hidden", "color", "p", "script", "mime-version"]) {
+  for (
+    const absent of ["12345678", "hidden", "color", "p", "script", "mime-version", "esmtp", "relay"]
+  ) {
     assert.ok(!tokens.has(absent), `not ${absent}`);
   }
 });
