@@ -1,9 +1,9 @@
 /**
  * The junk filter learns from what the user does in an IMAP client (Python's
  * imaplib): MOVE into Junk trains spam, MOVE out of it ham (to Trash: no
- * lesson, that is deleting), COPY into Junk trains spam too, and the
- * keywords $Junk and $NotJunk set by STORE train as they say. Read back from
- * the store beside the server.
+ * lesson, that is deleting), COPY into Junk trains spam too, the keywords
+ * $Junk and $NotJunk set by STORE train as they say, and filing from INBOX
+ * or answering trains ham. Read back from the store beside the server.
  */
 import assert from "node:assert/strict";
 import {
@@ -78,4 +78,27 @@ Deno.test("imaplib: moving into and out of Junk, and $Junk/$NotJunk, train alice
   assert.deepEqual(trained(imap), { m1: "ham", m2: "spam", m3: "ham", m4: "ham" });
   assert.deepEqual(featureCounts(imap, "winner"), [1, 1], "m1 changed sides; m2 stayed");
   assert.deepEqual(featureCounts(imap, "subject:m1"), [0, 1]);
+});
+
+Deno.test("imaplib: filing from INBOX and answering train ham; reading, deleting and Sent do not", async () => {
+  await using imap = await startImapServer();
+  const mail = (n: number) => bytesArg(message({ subject: `f${n}`, body: `note ${n}\n` }));
+  const steps = [
+    ...imapLogin(imap.imap),
+    ...[1, 2, 3, 4, 5, 6].map((n) => call("append", "INBOX", null, null, mail(n))), // 2-7
+    call("select", "INBOX"), // 8
+    call("uid", "MOVE", "1", "Archive"), // 9: f1 filed -> ham
+    call("create", "Projects"), // 10
+    call("uid", "COPY", "2", "Projects"), // 11: f2 filed -> ham
+    call("uid", "STORE", "3", "+FLAGS", "(\\Answered)"), // 12: f3 answered -> ham
+    call("uid", "STORE", "4", "+FLAGS", "(\\Seen)"), // 13: f4 read: nothing
+    call("uid", "MOVE", "5", "Trash"), // 14: f5 deleted: nothing
+    call("uid", "COPY", "6", "Sent"), // 15: f6 to Sent: nothing
+    call("select", "Archive"), // 16
+    call("uid", "MOVE", "1", "Junk"), // 17: f1 changes sides -> spam
+  ];
+  const replies = await imaplib(steps);
+  replies.forEach((r, i) => assertOk(r, `step ${i}`));
+  assert.deepEqual(trained(imap), { f1: "spam", f2: "ham", f3: "ham" });
+  assert.deepEqual(featureCounts(imap, "subject:f1"), [1, 0]);
 });

@@ -25,8 +25,8 @@ import {
   storeFlags,
 } from "../store/entries.ts";
 import { findFolder, folderStatus, listFolders } from "../store/folders.ts";
-import { lessonOfKeywords, lessonOfMove, train } from "../junk/training.ts";
-import { FLAG_SEEN } from "../store/mailboxes.ts";
+import { lessonOfMove, lessonOfStore, train } from "../junk/training.ts";
+import { FLAG_ANSWERED, FLAG_SEEN } from "../store/mailboxes.ts";
 import type { CommandOf, SearchKey, SequenceSet } from "./command.ts";
 import {
   fetchResponse,
@@ -190,9 +190,19 @@ export async function storeCommand(scope: MessageScope, cmd: CommandOf<"STORE">)
     unchangedSince: args.unchangedSince === undefined ? undefined : Number(args.unchangedSince),
   });
   if (changed.length > 0) scope.changes.notify(view.mailboxId);
-  // $Junk and $NotJunk set by a client teach the junk filter (RFC 5788's registered keywords).
-  const lesson = args.mode === "remove" ? undefined : lessonOfKeywords(keywords);
-  if (lesson) train(scope.store, scope.userId, messageIdsOf(scope, uids), lesson);
+  // $Junk and $NotJunk (RFC 5788's registered keywords) and \Answered teach the junk filter.
+  if (args.mode !== "remove" && changed.length > 0) {
+    const box = listFolders(scope.store, scope.userId).find((f) => f.id === view.mailboxId);
+    const lesson = box && lessonOfStore(box, (flags & FLAG_ANSWERED) !== 0, keywords);
+    if (lesson) {
+      train(
+        scope.store,
+        scope.userId,
+        messageIdsOf(scope, changed.map((e) => e.uid)),
+        lesson,
+      );
+    }
+  }
   view.absorb(changed); // told below; not again at the next sync
   if (!args.silent || condstore) {
     for (const e of changed) {
@@ -300,7 +310,7 @@ export async function copyCommand(scope: MessageScope, cmd: CommandOf<"COPY">): 
   if (!target) return no(`No such mailbox: ${cmd.mailbox}`, "TRYCREATE");
   // Into Junk teaches spam, out of it ham (the junk filter learns from the user).
   const source = listFolders(store, scope.userId).find((f) => f.id === view.mailboxId);
-  const lesson = lessonOfMove(source?.specialUse, target.specialUse);
+  const lesson = source && lessonOfMove(source, target);
   const messageIds = lesson ? messageIdsOf(scope, uids) : [];
   const pairs = (move ? moveEntries : copyEntries)(store, view.mailboxId, uids, target.id);
   const verb = `${byUid ? "UID " : ""}${move ? "MOVE" : "COPY"}`;

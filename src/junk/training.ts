@@ -1,9 +1,12 @@
 /**
  * Learning from what the user does with their mail (issue 14): a message
  * moved or copied into the Junk mailbox, or given the `$Junk` keyword, is
- * trained as spam; moved out of Junk (except to Trash, where clients put
- * what the user deletes), or given `$NotJunk`, as ham. Retraining a message
- * on the other side takes its earlier training back (store/junk.ts).
+ * trained as spam; as ham when moved out of Junk (except to Trash, where
+ * clients put what the user deletes), filed from INBOX into a mailbox of
+ * their own (Archive or a folder, not Trash or Junk), answered (`\Answered`
+ * outside Junk), or given `$NotJunk`. Reading teaches nothing: people read
+ * spam before they throw it away. Retraining a message on the other side
+ * takes its earlier training back (store/junk.ts).
  */
 import type { Store } from "../store/db.ts";
 import { messageBody } from "../store/entries.ts";
@@ -13,25 +16,44 @@ import { tokenize } from "./tokenize.ts";
 
 const logger = log("junk");
 
-/** What a move or copy between two mailboxes teaches, by their special use (RFC 6154). */
-export function lessonOfMove(
-  fromSpecialUse: string | undefined,
-  toSpecialUse: string | undefined,
-): "spam" | "ham" | undefined {
-  const fromJunk = fromSpecialUse === "\\Junk";
-  const toJunk = toSpecialUse === "\\Junk";
-  if (toJunk && !fromJunk) return "spam";
-  if (fromJunk && !toJunk && toSpecialUse !== "\\Trash") return "ham";
+/** A mailbox as the lessons see it: its name and special use (RFC 6154). */
+export interface MailboxKind {
+  name: string;
+  specialUse?: string;
+}
+
+/** Where mail the user keeps on purpose can go: not Junk, Trash, Sent or Drafts. */
+function keeps(box: MailboxKind): boolean {
+  return !["\\Junk", "\\Trash", "\\Sent", "\\Drafts"].includes(box.specialUse ?? "");
+}
+
+/** What a move or copy between two mailboxes teaches. */
+export function lessonOfMove(from: MailboxKind, to: MailboxKind): "spam" | "ham" | undefined {
+  const fromJunk = from.specialUse === "\\Junk";
+  const toJunk = to.specialUse === "\\Junk";
+  if (toJunk) return fromJunk ? undefined : "spam";
+  if (fromJunk) return to.specialUse === "\\Trash" ? undefined : "ham";
+  const inbox = (box: MailboxKind) => box.name.toUpperCase() === "INBOX";
+  if (inbox(from) && !inbox(to) && keeps(to)) return "ham";
   return undefined;
 }
 
-/** What keywords set by STORE teach: `$Junk` spam, `$NotJunk` ham, both or neither nothing. */
-export function lessonOfKeywords(keywords: readonly string[]): "spam" | "ham" | undefined {
+/**
+ * What flags and keywords added by STORE teach, in mailbox `box`: `$Junk`
+ * spam, `$NotJunk` ham (both at once nothing), and `\Answered` outside Junk
+ * ham: the user wrote back.
+ */
+export function lessonOfStore(
+  box: MailboxKind,
+  answered: boolean,
+  keywords: readonly string[],
+): "spam" | "ham" | undefined {
   const lower = keywords.map((k) => k.toLowerCase());
   const junk = lower.includes("$junk");
   const notJunk = lower.includes("$notjunk");
-  if (junk === notJunk) return undefined;
-  return junk ? "spam" : "ham";
+  if (junk !== notJunk) return junk ? "spam" : "ham";
+  if (junk) return undefined;
+  return answered && box.specialUse !== "\\Junk" ? "ham" : undefined;
 }
 
 /** Trains the messages `messageIds` of user `userId` as `lesson`; gives how many changed. */
