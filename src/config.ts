@@ -150,6 +150,13 @@ export interface Config {
      * net/memory_guard.ts), in bytes. @default 384 MiB, for a 1 GB VPS
      */
     memoryBytes: number;
+    /**
+     * Messages one authenticated user may send per hour (submission and the
+     * send API together; delivery/send_limits.ts); 0 is no limit. @default 200
+     */
+    sendPerHour: number;
+    /** Recipients of those messages per user and hour; 0 is no limit. @default 1000 */
+    recipientsPerHour: number;
   };
 }
 
@@ -186,6 +193,7 @@ type Kind =
   | "address"
   | "duration"
   | "count"
+  | "limit"
   | "choice"
   | "acme"
   | "zones";
@@ -266,6 +274,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "limits.connections", kind: "count", env: "POSTINO_MAX_CONNECTIONS" },
   { key: "limits.memory", kind: "size", env: "POSTINO_MEMORY_LIMIT" },
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
+  { key: "limits.send_per_hour", kind: "limit", env: "POSTINO_SEND_PER_HOUR" },
+  { key: "limits.recipients_per_hour", kind: "limit", env: "POSTINO_RECIPIENTS_PER_HOUR" },
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
   { key: "spam.pregreet", kind: "duration", env: "POSTINO_SPAM_PREGREET" },
   { key: "spam.dnsbl", kind: "zones", env: "POSTINO_SPAM_DNSBL" },
@@ -448,6 +458,10 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
     case "count": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
+    }
+    case "limit": {
+      const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
+      return Number.isSafeInteger(n) && n >= 0 ? n : fail("a whole number, 0 for no limit");
     }
     case "zones":
       return domainList("a list of DNS zones", "DNS zone names such as zen.spamhaus.org");
@@ -736,6 +750,12 @@ export function loadConfig(sources: ConfigSources): Config {
       connectionsPerIp: get<number>("limits.connections_per_ip") ?? 20,
       imapSessionsPerUser: get<number>("limits.imap_sessions_per_user") ?? 50,
       memoryBytes: get<number>("limits.memory") ?? 384 * 1024 * 1024,
+      // A person, or a script of theirs, sends a few dozen messages in a busy hour; a spam run
+      // with a stolen password sends thousands. 200 messages and 1000 recipients an hour leave
+      // the first alone (a notice to a club of a few hundred fits) and stop the second within
+      // the hour, before the server's address is on every blocklist.
+      sendPerHour: get<number>("limits.send_per_hour") ?? 200,
+      recipientsPerHour: get<number>("limits.recipients_per_hour") ?? 1000,
     },
     log: {
       level: get<LogLevel>("log.level") ?? "info",

@@ -93,6 +93,8 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
       connectionsPerIp: 20,
       imapSessionsPerUser: 50,
       memoryBytes: 384 * 1024 * 1024,
+      sendPerHour: 200,
+      recipientsPerHour: 1000,
     },
     relayAuth: undefined,
     relayTls: "opportunistic",
@@ -110,6 +112,8 @@ Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
       POSTINO_MAX_CONNECTIONS_PER_IP: "3",
       POSTINO_IMAP_SESSIONS_PER_USER: "5",
       POSTINO_MEMORY_LIMIT: "512M",
+      POSTINO_SEND_PER_HOUR: "20",
+      POSTINO_RECIPIENTS_PER_HOUR: "0",
     },
     systemHostname: () => "mx.test",
   });
@@ -118,6 +122,8 @@ Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
     connectionsPerIp: 3,
     imapSessionsPerUser: 5,
     memoryBytes: 512 * 1024 * 1024,
+    sendPerHour: 20,
+    recipientsPerHour: 0,
   });
   for (const bad of ["0", "-1", "many", "1.5"]) {
     assert.throws(
@@ -283,6 +289,22 @@ const precedence: PrecedenceCase[] = [
     flags: { postmaster: "root@flag.example" },
     read: (c) => c.postmaster,
     want: [undefined, "root@file.example", "root@env.example", "root@flag.example"],
+  },
+  {
+    key: "limits.send_per_hour",
+    file: `[limits]\nsend_per_hour = 50`,
+    env: { POSTINO_SEND_PER_HOUR: "0" },
+    flags: {},
+    read: (c) => c.limits.sendPerHour,
+    want: [200, 50, 0, 0],
+  },
+  {
+    key: "limits.recipients_per_hour",
+    file: `[limits]\nrecipients_per_hour = 0`,
+    env: { POSTINO_RECIPIENTS_PER_HOUR: "250" },
+    flags: {},
+    read: (c) => c.limits.recipientsPerHour,
+    want: [1000, 0, 250, 250],
   },
   {
     key: "log.level",
@@ -752,6 +774,27 @@ const errorCases: ErrorCase[] = [
     inputs: { flags: { relay: "smarthost.example" } },
     message: `Invalid value for --relay: "smarthost.example" (expected HOST:PORT)`,
     usage: true,
+  },
+  {
+    name: "a negative send limit in the file",
+    inputs: { file: "[limits]\nsend_per_hour = -1" },
+    message:
+      `Invalid value for limits.send_per_hour in {file}: -1 (expected a whole number, 0 for no limit)`,
+    usage: false,
+  },
+  {
+    name: "a fractional send limit in the file",
+    inputs: { file: "[limits]\nsend_per_hour = 2.5" },
+    message:
+      `Invalid value for limits.send_per_hour in {file}: 2.5 (expected a whole number, 0 for no limit)`,
+    usage: false,
+  },
+  {
+    name: "a recipients limit that is not a number in a variable",
+    inputs: { env: { POSTINO_RECIPIENTS_PER_HOUR: "lots" } },
+    message:
+      `Invalid value for POSTINO_RECIPIENTS_PER_HOUR: "lots" (expected a whole number, 0 for no limit)`,
+    usage: false,
   },
   {
     name: "a DNS server that is not HOST:PORT in the file",

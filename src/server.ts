@@ -26,6 +26,7 @@ import { CommitQueue } from "./store/commit_queue.ts";
 import { Resolver } from "./dns/resolver.ts";
 import { QueueRunner } from "./delivery/outbound.ts";
 import { dkimSigner } from "./delivery/signing.ts";
+import { SendLimits } from "./delivery/send_limits.ts";
 import { InboundChecker } from "./security/inbound_checker.ts";
 import { ImapSession } from "./imap/session.ts";
 import { MailboxChanges } from "./store/changes.ts";
@@ -40,6 +41,11 @@ export interface ServerContext {
   tls?: ServedCertificate;
   /** ACME http-01 answers the HTTP listener serves: token -> key authorization. */
   acmeChallenges?: Map<string, string>;
+  /**
+   * The clock of the hourly send limits. Only tests that start the server in
+   * their own process give one, to move an hour on at once. @default Date.now
+   */
+  now?: () => number;
 }
 
 /** What every protocol session may use: the context plus the shared services. */
@@ -61,6 +67,8 @@ export interface ServerServices extends ServerContext {
   metrics: ServerMetrics;
   /** Slows intake near `limits.memory`. */
   memory: MemoryGuard;
+  /** The hourly send limits of users, shared by SMTP submission and the send API. */
+  sendLimits: SendLimits;
 }
 
 /** How a listener's sessions are made. */
@@ -165,10 +173,17 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
       else logger.info("Memory at {rss} of {limit}: intake at full speed again", values);
     },
   });
+  const sendLimits = new SendLimits({
+    messagesPerHour: ctx.config.limits.sendPerHour,
+    recipientsPerHour: ctx.config.limits.recipientsPerHour,
+    now: ctx.now,
+    onRefused: (limit) => metrics.sendLimited(limit),
+  });
   const services: ServerServices = {
     ...ctx,
     changes,
     metrics,
+    sendLimits,
     sessionsPerUser: new Map(),
     authenticator,
     commits,

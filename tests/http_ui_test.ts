@@ -4,8 +4,10 @@
  * loopback and a greylisting remote MX behind a DNS stub.
  *
  * - The admin page: sign-in, the overview figures, a new domain and its DNS
- *   records, a new user (seen by `postino user list` too), "Retry now" on a
- *   queued message until the queue is empty, and sign-out ending the session.
+ *   records, a new user (seen by `postino user list` too), each user's hour
+ *   of sending against the send limits (bob, over `send_per_hour`, marked),
+ *   "Retry now" on a queued message until the queue is empty, and sign-out
+ *   ending the session.
  * - The account page of a non-admin: address and mailboxes, no admin link,
  *   "Not an admin" on /admin/, and a password change that IMAP honours.
  * - CSRF: a page on another loopback port (the same site, so SameSite does not
@@ -54,6 +56,8 @@ const STEP_TIMEOUT_MS = 10_000;
 /** A user who is not an admin (alice, added first, is). */
 const BOB: Login = { user: "bob@localhost", password: "bob-old-secret" };
 const BOB_NEW_PASSWORD = "bob new secret 2";
+/** `[limits] send_per_hour` of the test's server, small enough for bob to pass it. */
+const SEND_PER_HOUR = 5;
 /** The recipient whose remote MX greylists until the test says otherwise. */
 const STUCK = "stuck@remote.test";
 
@@ -260,6 +264,7 @@ Deno.test({
     await using remote = await startRemote({ script: { data: () => "451 4.7.1 Greylisted" } });
     await using server = await startOutbound({
       args: [...remote.args, "--http", "127.0.0.1:0", "--imap", "127.0.0.1:0"],
+      env: { POSTINO_SEND_PER_HOUR: String(SEND_PER_HOUR) },
     });
     // alice (added by startOutbound, the first user) is the admin; bob is not.
     const added = await server.cli(
@@ -370,6 +375,42 @@ Deno.test({
           "bob@localhost",
           "carol@example.test",
         ]);
+        assertNoPageErrors(admin);
+      });
+
+      await t.step("admin page: each user's hour of sending, and who a limit refused", async () => {
+        // bob sends as many messages as the hour allows through the API, and one more.
+        const send = () =>
+          fetch(`${base}/api/v1/send`, {
+            method: "POST",
+            headers: {
+              Authorization: `Basic ${btoa(`${BOB.user}:${BOB.password}`)}`,
+              "Content-Type": "application/json",
+            },
+            body: JSON.stringify({ from: BOB.user, to: [ALICE.user], subject: "hi", text: "hi" }),
+          });
+        for (let i = 0; i < SEND_PER_HOUR; i++) {
+          const r = await send();
+          assert.equal(r.status, 202, await r.text());
+        }
+        const refused = await send();
+        assert.equal(refused.status, 429, await refused.text());
+        await adminTab(admin, "#overview", "Overview");
+        await adminTab(admin, "#users", "Users");
+        const cell = (user: string) => `#users tr[data-user="${user}"] td.sending`;
+        const bob = await waitText(
+          admin,
+          cell(BOB.user),
+          `${SEND_PER_HOUR} / ${SEND_PER_HOUR} messages`,
+        );
+        assert.match(bob, /^limited just now /);
+        assert.match(bob, /5 \/ 1000 recipients$/);
+        const alice = await text(admin, cell(ALICE.user));
+        assert.equal(alice, "1 / 5 messages1 / 1000 recipients", "the stuck message, not limited");
+        assert.equal(
+          await text(admin, cell("carol@example.test")),
+          "0 / 5 messages0 / 1000 recipients",
+        );
         await shoot(admin, "admin-users");
         assertNoPageErrors(admin);
       });

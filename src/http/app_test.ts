@@ -3,6 +3,7 @@ import { Authenticator } from "../auth/authenticator.ts";
 import { hashPassword } from "../auth/password.ts";
 import { LoginThrottle } from "../auth/throttle.ts";
 import { type HostPort, type ListenerName, loadConfig } from "../config.ts";
+import { SendLimits } from "../delivery/send_limits.ts";
 import { ServerMetrics } from "../metrics/server_metrics.ts";
 import { addDomain, addUser, findUser } from "../store/accounts.ts";
 import { createApiToken } from "../store/api_tokens.ts";
@@ -47,6 +48,10 @@ async function harness(listening: Partial<Record<ListenerName, HostPort>> = {}) 
     store,
     authenticator: new Authenticator(store, new LoginThrottle(), () => Promise.resolve()),
     metrics: new ServerMetrics(store),
+    sendLimits: new SendLimits({
+      messagesPerHour: config.limits.sendPerHour,
+      recipientsPerHour: config.limits.recipientsPerHour,
+    }),
     listening: (name: ListenerName) => listening[name],
     healthy: () => true,
     commits: untouchable("commits"),

@@ -34,6 +34,7 @@ export class ServerMetrics {
   readonly #commitBatch;
   readonly #commitSeconds;
   readonly #httpRequests;
+  readonly #sendLimited;
   readonly startedAt = Date.now();
   #open = 0;
 
@@ -107,7 +108,14 @@ export class ServerMetrics {
       "HTTP requests answered, per listener and status class",
       ["listener", "status"],
     );
+    this.#sendLimited = r.counter(
+      "postino_send_limited_total",
+      "Messages (MAIL, API sends) and recipients (RCPT) of users refused by the hourly send " +
+        "limits since start, per limit",
+      ["limit"],
+    );
     for (const source of ["mx", "submission", "api"]) this.#accepted.inc({ source }, 0);
+    for (const limit of ["messages", "recipients"]) this.#sendLimited.inc({ limit }, 0);
   }
 
   /** A connection was accepted (+1) or ended (-1) on `listener`. */
@@ -135,6 +143,11 @@ export class ServerMetrics {
   /** A message or recipient was refused. */
   rejected(reason: RejectReason): void {
     this.#rejected.inc({ reason });
+  }
+
+  /** A user's message or recipient was refused by an hourly send limit. */
+  sendLimited(limit: "messages" | "recipients"): void {
+    this.#sendLimited.inc({ limit });
   }
 
   /** One recipient's delivery attempt ended so. */

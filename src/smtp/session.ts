@@ -24,6 +24,7 @@ import {
   type RoutedEnvelope,
 } from "../delivery/accept.ts";
 import { featuresOf, judgeJunk, type JunkVerdict } from "../junk/verdict.ts";
+import { describeRefusal, type SendLimits, type SendRefusal } from "../delivery/send_limits.ts";
 import { type DnsblListing, dnsblListings } from "../dns/dnsbl.ts";
 import type { Resolver } from "../dns/resolver.ts";
 import {
@@ -82,6 +83,8 @@ export interface SmtpContext {
   memory?: { admit(): Promise<() => void> };
   /** DNS for the blocklists of `spam.dnsbl`; without it they are not asked. */
   resolver?: Resolver;
+  /** The hourly send limits of authenticated users; without it there are none. */
+  sendLimits?: SendLimits;
   /** Counts accepted and refused messages. */
   metrics?: {
     accepted(source: SmtpRole): void;
@@ -378,6 +381,8 @@ export class SmtpSession {
       this.#ctx.metrics?.rejected("sender");
       return reply(553, "5.7.1", `Sender address <${sender}> not owned by ${this.#user.address}`);
     }
+    const limited = this.#overSendLimit((user) => this.#ctx.sendLimits?.checkMessage(user));
+    if (limited) return limited;
     this.#tx = { sender, params, recipients: [] };
     this.#state = "mail";
     return reply(250, "2.1.0", "Sender OK");
@@ -406,7 +411,14 @@ export class SmtpSession {
       this.#ctx.metrics?.rejected("unknown_recipient");
       return reply(550, "5.1.1", `No such user here: <${address}>`);
     }
-    if (!tx.recipients.some((r) => r.address === address)) tx.recipients.push({ address, routes });
+    if (!tx.recipients.some((r) => r.address === address)) {
+      const limited = this.#overSendLimit(
+        (user) => this.#ctx.sendLimits?.checkRecipients(user, tx.recipients.length + 1),
+        address,
+      );
+      if (limited) return limited;
+      tx.recipients.push({ address, routes });
+    }
     this.#state = "rcpt";
     return reply(250, "2.1.5", "Recipient OK");
   }
@@ -605,6 +617,7 @@ export class SmtpSession {
       return reply(451, "4.3.0", "Temporary failure storing the message, try again later");
     }
     this.#messages++;
+    if (this.#user) this.#ctx.sendLimits?.record(this.#user.address, tx.recipients.length);
     this.#ctx.metrics?.accepted(this.#role);
     logger.info(
       "{id} accepted {msg} from=<{from}> to={to} size={size} local={local} remote={remote}{tls}{user}",
@@ -621,6 +634,34 @@ export class SmtpSession {
       },
     );
     return reply(250, "2.0.0", `OK: queued as ${id}`);
+  }
+
+  /**
+   * An authenticated user's MAIL or RCPT past an hourly send limit (on any
+   * listener: AUTH on port 25 is submission too): 451 4.7.0, logged. Mail
+   * from the outside is not limited.
+   */
+  #overSendLimit(
+    check: (user: string) => SendRefusal | undefined,
+    recipient?: string,
+  ): SmtpReply | undefined {
+    const user = this.#user?.address;
+    const refusal = user === undefined ? undefined : check(user);
+    if (!refusal) return undefined;
+    logger.warn(
+      "{id} refused {command} from {user}: {sent} {limit} in the last hour{asked}, limit {max}",
+      {
+        id: this.#conn.id,
+        command: recipient === undefined ? "MAIL" : `RCPT <${recipient}>`,
+        user,
+        sent: refusal.sent,
+        limit: refusal.limit,
+        asked: refusal.limit === "recipients" ? ` + ${refusal.asked} in this message` : "",
+        max: refusal.max,
+      },
+    );
+    const now = this.#ctx.sendLimits!.now();
+    return reply(451, "4.7.0", describeRefusal(user!, refusal, now));
   }
 
   /** On the MX listener, asks the `spam.dnsbl` lists about the client while the session goes on. */

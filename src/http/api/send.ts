@@ -6,6 +6,8 @@
  */
 import { AddressError, normalizeDomain } from "../../address.ts";
 import { maySendAs } from "../../delivery/router.ts";
+import { describeRefusal, type SendLimits } from "../../delivery/send_limits.ts";
+import { log } from "../../log.ts";
 import { SubmitError, submitMessage } from "../../delivery/submit.ts";
 import { Buffer } from "node:buffer";
 import {
@@ -21,6 +23,34 @@ import { s, type Schema } from "../schema.ts";
 
 /** Header fields that name who sent the message (RFC 5322 §3.6.2, §3.6.6). */
 const SENDER_FIELDS = new Set(["sender", "resent-from", "resent-sender"]);
+
+const logger = log("http");
+
+/**
+ * A 429 with Retry-After (RFC 6585 §4) when the message would pass the
+ * user's hourly send limits, logged; a 422 when waiting cannot help (more
+ * recipients than the hourly limit).
+ */
+function checkSendLimits(limits: SendLimits, user: string, recipients: number): void {
+  const refusal = limits.check(user, recipients);
+  if (!refusal) return;
+  logger.warn(
+    "Send API refused a message of {user}: {sent} {limit} in the last hour{asked}, " +
+      "limit {max}",
+    {
+      user,
+      sent: refusal.sent,
+      limit: refusal.limit,
+      asked: refusal.limit === "recipients" ? ` + ${refusal.asked} in this message` : "",
+      max: refusal.max,
+    },
+  );
+  const now = limits.now();
+  const text = describeRefusal(user, refusal, now);
+  if (refusal.retryAt === undefined) throw new ApiError(422, text, "to");
+  const seconds = Math.max(1, Math.ceil((refusal.retryAt - now) / 1000));
+  throw new ApiError(429, text, undefined, { "Retry-After": String(seconds) });
+}
 
 /** Recipients across to, cc and bcc; RFC 5321 §4.5.3.1.8 asks servers to take 100. */
 const MAX_RECIPIENTS = 100;
@@ -131,6 +161,11 @@ export function sendRoutes(maxMessageSize: number) {
             messageId: s.string("The Message-ID header's value, with angle brackets"),
           }),
         },
+        429: {
+          description: "Over the user's hourly send limits (`[limits] send_per_hour`, " +
+            "`recipients_per_hour`); Retry-After says when it fits again",
+          schema: s.object({ error: s.string("What was counted, the limit, and when to retry") }),
+        },
       },
       handle: async ({ body, principal, services, env }) => {
         const user = requireUser(principal);
@@ -153,6 +188,8 @@ export function sendRoutes(maxMessageSize: number) {
               throw new ApiError(403, `${box.address} is not an address of ${user.address}`, field);
             }
           }
+          const unique = new Set([...to, ...cc, ...bcc].map((m) => m.address)).size;
+          checkSendLimits(services.sendLimits, user.address, unique);
           const attachments = (body.attachments ?? []).map((a, i) => ({
             filename: a.filename,
             contentType: a.contentType,
@@ -191,6 +228,7 @@ export function sendRoutes(maxMessageSize: number) {
             protocol: env.secure ? "HTTPS" : "HTTP",
             copyTo: "Sent",
           });
+          services.sendLimits.record(user.address, unique);
           services.metrics.accepted("api");
           return json({ id: submitted.id, messageId: `<${messageId}>` }, 202);
         } catch (err) {

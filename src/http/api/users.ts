@@ -20,6 +20,21 @@ const user = s.object({
   messages: s.integer("Messages stored in all the user's mailboxes"),
   bytes: s.integer("Bytes stored in all the user's mailboxes"),
   createdAt: s.string("When the user was added (ISO 8601)", { format: "date-time" }),
+  sending: s.object({
+    messages: s.integer("Messages the user sent in the last hour (submission and the send API)"),
+    recipients: s.integer("Recipients of those messages"),
+    messagesLimit: s.integer("`[limits] send_per_hour` (0: no limit)"),
+    recipientsLimit: s.integer("`[limits] recipients_per_hour` (0: no limit)"),
+    limitedAt: {
+      type: ["string", "null"],
+      format: "date-time",
+      description: "When a limit last refused the user, within the last hour; else null",
+    },
+    limitedBy: {
+      type: ["string", "null"],
+      description: 'Which limit that was: "messages" or "recipients"; else null',
+    },
+  }),
 });
 const password = s.string("The new password (1 to 1024 bytes, no line breaks)", {
   minLength: 1,
@@ -52,7 +67,20 @@ export const userRoutes = [
     access: "admin",
     responses: { 200: { description: "Every user, by address", schema: s.array(user) } },
     handle: ({ services }) =>
-      json(listUsers(services.store).map((u) => ({ ...u, createdAt: u.createdAt.toISOString() }))),
+      json(
+        listUsers(services.store).map((u) => {
+          const { refused, ...sending } = services.sendLimits.usage(u.address);
+          return {
+            ...u,
+            createdAt: u.createdAt.toISOString(),
+            sending: {
+              ...sending,
+              limitedAt: refused ? new Date(refused.at).toISOString() : null,
+              limitedBy: refused?.limit ?? null,
+            },
+          };
+        }),
+      ),
   } satisfies RouteSpec,
   {
     method: "POST",

@@ -347,6 +347,7 @@ async function users(view) {
       ),
       h("td", { class: "num" }, u.messages),
       h("td", { class: "num" }, size(u.bytes)),
+      h("td", { class: "num sending" }, sending(u.sending)),
       h(
         "td",
         { class: "actions" },
@@ -427,9 +428,13 @@ async function users(view) {
       "section",
       { class: "card" },
       table(
-        [{ label: "Address" }, { label: "Messages", num: true }, { label: "Stored", num: true }, {
-          label: "",
-        }],
+        [
+          { label: "Address" },
+          { label: "Messages", num: true },
+          { label: "Stored", num: true },
+          { label: "Sent in the last hour", num: true },
+          { label: "" },
+        ],
         rows,
         "No users yet.",
         { id: "users" },
@@ -439,6 +444,29 @@ async function users(view) {
         : h("p", { class: "hint" }, "Add a domain first; users live in local domains."),
     ),
   );
+}
+
+/**
+ * What a user sent in the last hour against the hourly limits, and a mark
+ * when a limit refused them in that hour.
+ */
+function sending(s) {
+  const of = (count, limit, what) => limit ? `${count} / ${limit} ${what}` : `${count} ${what}`;
+  const counts = [
+    of(s.messages, s.messagesLimit, "messages"),
+    h("div", { class: "hint" }, of(s.recipients, s.recipientsLimit, "recipients")),
+  ];
+  if (!s.limitedAt) return counts;
+  const seconds = Math.max(0, Math.floor((Date.now() - Date.parse(s.limitedAt)) / 1000));
+  const ago = seconds < 60 ? "just now" : `${age(seconds)} ago`;
+  return [
+    h("span", {
+      class: "badge bad",
+      title: `The hourly ${s.limitedBy} limit refused mail of this user ${ago}`,
+    }, `limited ${ago}`),
+    " ",
+    ...counts,
+  ];
 }
 
 // ---------------------------------------------------------------------------
