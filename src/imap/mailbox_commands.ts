@@ -31,6 +31,8 @@ export interface MailboxScope {
   changes: MailboxChanges;
   /** The id of the logged-in user. */
   userId: number;
+  /** Our host name: the authserv-id and `by` of the trace fields we add (junk training reads them). */
+  hostname: string;
   /** IMAP4rev2 is enabled: mailbox names in UTF-8, no RECENT. */
   rev2: boolean;
   untagged: Untagged;

@@ -195,12 +195,8 @@ export async function storeCommand(scope: MessageScope, cmd: CommandOf<"STORE">)
     const box = listFolders(scope.store, scope.userId).find((f) => f.id === view.mailboxId);
     const lesson = box && lessonOfStore(box, (flags & FLAG_ANSWERED) !== 0, keywords);
     if (lesson) {
-      train(
-        scope.store,
-        scope.userId,
-        messageIdsOf(scope, changed.map((e) => e.uid)),
-        lesson,
-      );
+      const ids = messageIdsOf(scope, changed.map((e) => e.uid));
+      train(scope.store, scope.userId, ids, lesson, scope.hostname);
     }
   }
   view.absorb(changed); // told below; not again at the next sync
@@ -315,7 +311,7 @@ export async function copyCommand(scope: MessageScope, cmd: CommandOf<"COPY">): 
   const pairs = (move ? moveEntries : copyEntries)(store, view.mailboxId, uids, target.id);
   const verb = `${byUid ? "UID " : ""}${move ? "MOVE" : "COPY"}`;
   if (pairs.length === 0) return ok(`${verb} completed`);
-  if (lesson) train(store, scope.userId, messageIds, lesson);
+  if (lesson) train(store, scope.userId, messageIds, lesson, scope.hostname);
   scope.changes.notify(target.id);
   const { uidvalidity } = folderStatus(store, target.id);
   const code = `COPYUID ${uidvalidity} ${compactSet(pairs.map((p) => p.from))} ${

@@ -472,6 +472,7 @@ export class ImapSession {
       store: this.#ctx.store,
       changes: this.#ctx.changes,
       userId: this.#user!.id,
+      hostname: this.#ctx.config.hostname,
       rev2: this.#rev2,
       untagged: (text) => this.#untagged(text),
       enableCondstore: () => {

@@ -10,8 +10,9 @@
  */
 import type { Store } from "../store/db.ts";
 import { messageBody } from "../store/entries.ts";
-import { trainJunk, type TrainOutcome } from "../store/junk.ts";
+import { noteCorrespondents, trainJunk, type TrainOutcome } from "../store/junk.ts";
 import { log } from "../log.ts";
+import { reputationFeatures, storedSenderFacts } from "./reputation.ts";
 import { tokenize } from "./tokenize.ts";
 
 const logger = log("junk");
@@ -56,18 +57,27 @@ export function lessonOfStore(
   return answered && box.specialUse !== "\\Junk" ? "ham" : undefined;
 }
 
-/** Trains the messages `messageIds` of user `userId` as `lesson`; gives how many changed. */
+/**
+ * Trains the messages `messageIds` of user `userId` as `lesson`: their
+ * words, and their senders' reputation as our own trace fields (authserv-id
+ * and `by` = `hostname`) record it. Gives how many changed.
+ */
 export function train(
   store: Store,
   userId: number,
   messageIds: readonly number[],
   lesson: "spam" | "ham",
+  hostname: string,
 ): number {
   let changed = 0;
   for (const messageId of new Set(messageIds)) {
     let outcome: TrainOutcome;
     try {
-      const features = [...tokenize(messageBody(store, messageId))];
+      const body = messageBody(store, messageId);
+      const features = [
+        ...tokenize(body),
+        ...reputationFeatures(storedSenderFacts(body, hostname)),
+      ];
       outcome = trainJunk(store, userId, messageId, features, lesson === "spam");
     } catch (err) {
       // Learning is a side effect of the user's action; it must not make the action fail.
@@ -87,4 +97,24 @@ export function train(
     });
   }
   return changed;
+}
+
+/**
+ * The recipients of a message user `userId` sent (submission, the send API)
+ * become the account's correspondents: their verified mail skips the
+ * content check. Called once the message is accepted, so it never fails.
+ */
+export function learnCorrespondents(
+  store: Store,
+  userId: number,
+  recipients: readonly string[],
+): void {
+  try {
+    noteCorrespondents(store, userId, recipients);
+  } catch (err) {
+    logger.warn("Could not note the correspondents of user {user}: {error}", {
+      user: userId,
+      error: (err as Error)?.message ?? String(err),
+    });
+  }
 }

@@ -1,12 +1,15 @@
 /**
  * The junk filter's decision on one inbound message for one account: the
- * classifier's score over what the account has trained, the mailbox
- * (Junk when spam), and the `X-Postino-Spam` field that records why. An
- * account that has not trained enough gets no decision and no field.
+ * sender's reputation with the account first, then the classifier's score
+ * over what the account has trained; the mailbox (Junk when spam), and the
+ * `X-Postino-Spam` field that records why. When neither knows (an unknown
+ * sender, an account that has not trained enough) there is no decision and
+ * no field.
  */
 import type { Store } from "../store/db.ts";
-import { junkFeatureCounts, junkTotals } from "../store/junk.ts";
+import { isCorrespondent, junkFeatureCounts, junkTotals } from "../store/junk.ts";
 import { classify } from "./bayes.ts";
+import { judgeReputation, reputationFeatures, type SenderFacts } from "./reputation.ts";
 import { tokenize } from "./tokenize.ts";
 
 /** Trained messages of each kind the classifier needs before it decides. */
@@ -37,12 +40,17 @@ export function featuresOf(message: Uint8Array): () => readonly string[] {
   return () => features ??= [...tokenize(message)];
 }
 
-/** Judges a message, given by its features, for user `userId`. */
+/** Judges a message, given by its sender's facts and its features, for user `userId`. */
 export function judgeJunk(
   store: Store,
   userId: number,
   features: () => readonly string[],
+  sender: SenderFacts = { dkim: [] },
 ): JunkVerdict {
+  const known = junkFeatureCounts(store, userId, reputationFeatures(sender));
+  const correspondent = sender.from !== undefined && isCorrespondent(store, userId, sender.from);
+  const reputation = judgeReputation(sender, (f) => known.get(f), correspondent);
+  if (reputation) return verdict(reputation.spam, reputation.spam ? 1 : 0, reputation.reason);
   const totals = junkTotals(store, userId);
   // Cheap first: an account that has not trained enough costs no tokenizing.
   if (totals.spam < MIN_TRAINED || totals.ham < MIN_TRAINED) {

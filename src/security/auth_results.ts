@@ -5,7 +5,7 @@
  */
 
 /** Removes RFC 5322 comments, nested ones included. */
-function withoutComments(text: string): string {
+export function withoutComments(text: string): string {
   let out = "";
   let depth = 0;
   for (let i = 0; i < text.length; i++) {

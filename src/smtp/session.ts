@@ -24,6 +24,8 @@ import {
   type RoutedEnvelope,
 } from "../delivery/accept.ts";
 import { featuresOf, judgeJunk, type JunkVerdict } from "../junk/verdict.ts";
+import { receivedSenderFacts, type SenderFacts } from "../junk/reputation.ts";
+import { learnCorrespondents } from "../junk/training.ts";
 import { describeRefusal, type SendLimits, type SendRefusal } from "../delivery/send_limits.ts";
 import { type DnsblListing, dnsblListings } from "../dns/dnsbl.ts";
 import type { Resolver } from "../dns/resolver.ts";
@@ -617,7 +619,10 @@ export class SmtpSession {
       return reply(451, "4.3.0", "Temporary failure storing the message, try again later");
     }
     this.#messages++;
-    if (this.#user) this.#ctx.sendLimits?.record(this.#user.address, tx.recipients.length);
+    if (this.#user) {
+      this.#ctx.sendLimits?.record(this.#user.address, tx.recipients.length);
+      learnCorrespondents(this.#ctx.store, this.#user.id, tx.recipients.map((r) => r.address));
+    }
     this.#ctx.metrics?.accepted(this.#role);
     logger.info(
       "{id} accepted {msg} from=<{from}> to={to} size={size} local={local} remote={remote}{tls}{user}",
@@ -737,12 +742,19 @@ export class SmtpSession {
     if (this.#role !== "mx" || this.#user) return whole;
     const verdicts = new Map<number, JunkVerdict | undefined>();
     const features = featuresOf(judged.bytes);
+    let sender: SenderFacts | undefined;
     for (const r of tx.recipients) {
       for (const route of r.routes) {
         if (route.kind !== "local" || verdicts.has(route.userId)) continue;
         let verdict: JunkVerdict | undefined;
         try {
-          verdict = judgeJunk(this.#ctx.store, route.userId, features);
+          sender ??= receivedSenderFacts(
+            judged.headers,
+            judged.bytes,
+            this.#conn.remoteAddress,
+            this.#ctx.config.hostname,
+          );
+          verdict = judgeJunk(this.#ctx.store, route.userId, features, sender);
           // A decision is worth a line; an untrained filter's abstention, on every message, is not.
           const level = verdict.score === undefined ? "debug" : "info";
           logger[level]("{id} junk filter for {user}: {spam}{score} ({reason})", {

@@ -100,7 +100,8 @@ export function junkFeatureCounts(
 
 /**
  * Keeps an account's learning bounded: drops features no longer seen on
- * either side, then, above `maxFeatures`, the rarest and oldest first.
+ * either side, then, above `maxFeatures`, the rarest and oldest first, the
+ * sender reputation (`rep:` features, one sighting weighs heavily) last.
  * Gives how many were dropped.
  */
 export function pruneJunk(store: Store, userId: number, maxFeatures: number): number {
@@ -117,7 +118,7 @@ export function pruneJunk(store: Store, userId: number, maxFeatures: number): nu
       dropped += store.run(
         `DELETE FROM junk_features WHERE user_id = ? AND feature IN (
            SELECT feature FROM junk_features WHERE user_id = ?
-           ORDER BY spam + ham, seen_at LIMIT ?)`,
+           ORDER BY feature LIKE 'rep:%', spam + ham, seen_at LIMIT ?)`,
         userId,
         userId,
         n - maxFeatures,
@@ -125,6 +126,39 @@ export function pruneJunk(store: Store, userId: number, maxFeatures: number): nu
     }
     return dropped;
   });
+}
+
+/**
+ * Remembers that user `userId` wrote to `addresses` (migration 8): they
+ * become the account's correspondents. Addresses are kept lower-cased.
+ */
+export function noteCorrespondents(
+  store: Store,
+  userId: number,
+  addresses: readonly string[],
+  now = Date.now(),
+): void {
+  store.transaction(() => {
+    for (const address of new Set(addresses.map((a) => a.toLowerCase()))) {
+      store.run(
+        `INSERT INTO junk_correspondents (user_id, address, messages, last_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (user_id, address) DO UPDATE SET messages = messages + 1,
+           last_at = excluded.last_at`,
+        userId,
+        address,
+        now,
+      );
+    }
+  });
+}
+
+/** True when user `userId` has written to `address`. */
+export function isCorrespondent(store: Store, userId: number, address: string): boolean {
+  return store.get(
+    "SELECT 1 FROM junk_correspondents WHERE user_id = ? AND address = ?",
+    userId,
+    address.toLowerCase(),
+  ) !== undefined;
 }
 
 /** How many messages an account has trained as spam and as ham. */

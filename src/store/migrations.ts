@@ -197,4 +197,15 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (user_id, message_id)
   ) WITHOUT ROWID;
   `,
+  // 8: the junk filter's correspondents: addresses each account wrote to (submission, the send
+  // API); mail from them, when its sender is verified, skips the content check.
+  `
+  CREATE TABLE junk_correspondents (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    messages INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, address)
+  ) WITHOUT ROWID;
+  `,
 ];

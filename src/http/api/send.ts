@@ -4,6 +4,7 @@
  * submitted exactly as over SMTP submission; a copy goes to the sender's
  * Sent mailbox.
  */
+import { learnCorrespondents } from "../../junk/training.ts";
 import { AddressError, normalizeDomain } from "../../address.ts";
 import { maySendAs } from "../../delivery/router.ts";
 import { describeRefusal, type SendLimits } from "../../delivery/send_limits.ts";
@@ -229,6 +230,7 @@ export function sendRoutes(maxMessageSize: number) {
             copyTo: "Sent",
           });
           services.sendLimits.record(user.address, unique);
+          learnCorrespondents(services.store, user.id, recipients.map((r) => r.address));
           services.metrics.accepted("api");
           return json({ id: submitted.id, messageId: `<${messageId}>` }, 202);
         } catch (err) {
