@@ -124,6 +124,12 @@ export interface Config {
      */
     dnsbl: string[];
     /**
+     * What a listing does: "refuse" at RCPT, or "junk": the mail is taken and
+     * filed into Junk unless the sender's reputation with the recipient
+     * vouches for it. @default "refuse"
+     */
+    dnsblAction: "refuse" | "junk";
+    /**
      * A junk-filter score at or above which mail from the outside is refused
      * at DATA with 550 5.7.1 (when every recipient's filter says so), so the
      * sender learns of it. @default undefined (never refused; spam goes to Junk)
@@ -279,6 +285,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
   { key: "spam.pregreet", kind: "duration", env: "POSTINO_SPAM_PREGREET" },
   { key: "spam.dnsbl", kind: "zones", env: "POSTINO_SPAM_DNSBL" },
+  {
+    key: "spam.dnsbl_action",
+    kind: "choice",
+    choices: ["refuse", "junk"],
+    env: "POSTINO_SPAM_DNSBL_ACTION",
+  },
   { key: "spam.refuse", kind: "score", env: "POSTINO_SPAM_REFUSE" },
   {
     key: "mta_sts.mode",
@@ -739,6 +751,7 @@ export function loadConfig(sources: ConfigSources): Config {
     spam: {
       pregreetMs: get<number>("spam.pregreet") ?? 0,
       dnsbl: get<string[]>("spam.dnsbl") ?? [],
+      dnsblAction: get<Config["spam"]["dnsblAction"]>("spam.dnsbl_action") ?? "refuse",
       refuseScore: get<number>("spam.refuse"),
     },
     mtaSts: {

@@ -86,7 +86,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
     log: { level: "info", format: "text", categories: {} },
     timeouts: { smtpCommand: 300_000, smtpData: 600_000, pop3Idle: 600_000, imapIdle: 1_800_000 },
     check: { dnsbl: ["zen.spamhaus.org", "bl.spamcop.net"] },
-    spam: { pregreetMs: 0, dnsbl: [], refuseScore: undefined },
+    spam: { pregreetMs: 0, dnsbl: [], dnsblAction: "refuse", refuseScore: undefined },
     mtaSts: { mode: "testing", maxAgeSeconds: 604_800 },
     limits: {
       connections: 500,
@@ -150,6 +150,21 @@ Deno.test("loadConfig() reads spam.refuse as a score in (0, 1]", () => {
   assert.equal(read(".5"), 0.5);
   for (const bad of ["0", "1.5", "-0.1", "high", "0.9x"]) {
     assert.throws(() => read(bad), (e: Error) => e.message.includes("POSTINO_SPAM_REFUSE"), bad);
+  }
+});
+
+Deno.test("loadConfig() reads spam.dnsbl_action: refuse (the default) or junk", () => {
+  const read = (env: Record<string, string>) =>
+    loadConfig({ flags: {}, env, systemHostname: () => "mx.test" }).spam.dnsblAction;
+  assert.equal(read({}), "refuse");
+  assert.equal(read({ POSTINO_SPAM_DNSBL_ACTION: "junk" }), "junk");
+  assert.equal(read({ POSTINO_SPAM_DNSBL_ACTION: "refuse" }), "refuse");
+  for (const bad of ["reject", "score", "JUNK!"]) {
+    assert.throws(
+      () => read({ POSTINO_SPAM_DNSBL_ACTION: bad }),
+      (e: Error) => e.message.includes("POSTINO_SPAM_DNSBL_ACTION"),
+      bad,
+    );
   }
 });
 

@@ -2,12 +2,13 @@
  * `spam.dnsbl`: the MX listener asks the configured blocklists (RFC 5782)
  * about each client, here a loopback DNS stub listing 127.0.0.1 on
  * bl.test; a listed client's RCPT gets 554 5.7.1 naming the list (swaks),
- * and a client on no list is served.
+ * and a client on no list is served. With `spam.dnsbl_action = "junk"` the
+ * listed client's mail is taken and filed into Junk, saying why.
  */
 import assert from "node:assert/strict";
 import { startDnsStub } from "./support/dns_stub.ts";
 import { run } from "./support/inbound_fixture.ts";
-import { startPostino } from "./support/server.ts";
+import { startPostino, withStore } from "./support/server.ts";
 
 async function sendWithSwaks(port: number) {
   return await run("swaks", [
@@ -63,4 +64,28 @@ Deno.test("spam.dnsbl: a listed client is refused at RCPT naming the list; other
   ) {
     assert.ok(asked.includes(name), `asked ${name}: ${asked.join(", ")}`);
   }
+});
+
+Deno.test("spam.dnsbl_action junk: a listed client's mail is taken and filed into Junk", async () => {
+  await using dns = await startDnsStub({ "1.0.0.127.bl.test": { A: ["127.0.0.2"] } });
+  await using server = await startPostino({
+    args: ["--dev", "--hostname", "mx.test", "--smtp", "127.0.0.1:0", "--dns", dns.address],
+    env: { POSTINO_SPAM_DNSBL: "bl.test", POSTINO_SPAM_DNSBL_ACTION: "junk" },
+  });
+  const added = await server.cli(["user", "add", "alice@localhost", "--password-stdin"], "pw\n");
+  assert.equal(added.code, 0, added.stderr);
+  const r = await sendWithSwaks(server.addresses.smtp.port);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /<- {2}250 2\.0\.0 OK: queued as/);
+  const stored = withStore(server, (store) =>
+    store.all<{ name: string; body: Uint8Array }>(
+      `SELECT b.name, m.body FROM mailbox_entries e JOIN mailboxes b ON b.id = e.mailbox_id
+       JOIN messages m ON m.id = e.message_id`,
+    ));
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].name, "Junk");
+  assert.match(
+    new TextDecoder().decode(stored[0].body),
+    /^X-Postino-Spam: yes; score=1\.000; reason="client listed on bl\.test"\r$/m,
+  );
 });

@@ -40,17 +40,23 @@ export function featuresOf(message: Uint8Array): () => readonly string[] {
   return () => features ??= [...tokenize(message)];
 }
 
-/** Judges a message, given by its sender's facts and its features, for user `userId`. */
+/**
+ * Judges a message, given by its sender's facts and its features, for user
+ * `userId`; `listedOn` are the DNS blocklists (`spam.dnsbl_action` "junk")
+ * that list the client: spam unless the sender's reputation vouches for it.
+ */
 export function judgeJunk(
   store: Store,
   userId: number,
   features: () => readonly string[],
   sender: SenderFacts = { dkim: [] },
+  listedOn: readonly string[] = [],
 ): JunkVerdict {
   const known = junkFeatureCounts(store, userId, reputationFeatures(sender));
   const correspondent = sender.from !== undefined && isCorrespondent(store, userId, sender.from);
   const reputation = judgeReputation(sender, (f) => known.get(f), correspondent);
   if (reputation) return verdict(reputation.spam, reputation.spam ? 1 : 0, reputation.reason);
+  if (listedOn.length > 0) return verdict(true, 1, `client listed on ${listedOn.join(", ")}`);
   const totals = junkTotals(store, userId);
   // Cheap first: an account that has not trained enough costs no tokenizing.
   if (totals.spam < MIN_TRAINED || totals.ham < MIN_TRAINED) {

@@ -565,7 +565,8 @@ export class SmtpSession {
       this.#ctx.metrics?.rejected("policy");
       return judged.refuse;
     }
-    const groups = this.#junkGroups(tx, judged);
+    const listed = this.#user ? [] : (await this.#dnsbl ?? []).map((l) => l.zone);
+    const groups = this.#junkGroups(tx, judged, listed);
     if (groups === "refuse") {
       this.#ctx.metrics?.rejected("policy");
       return reply(550, "5.7.1", "Message refused as spam by the recipient's filter");
@@ -691,7 +692,10 @@ export class SmtpSession {
    */
   async #rcptUnlessListed(args: string): Promise<SmtpReply> {
     const listings = this.#user ? [] : await this.#dnsbl ?? [];
-    if (listings.length === 0) return this.#rcpt(args);
+    // With dnsbl_action "junk" the listing is the junk filter's to weigh (#junkGroups).
+    if (listings.length === 0 || this.#ctx.config.spam.dnsblAction === "junk") {
+      return this.#rcpt(args);
+    }
     const zones = listings.map((l) => l.zone).join(", ");
     this.#ctx.metrics?.rejected("dnsbl");
     logger.warn("{id} refused RCPT from {remote}: listed on {zones}", {
@@ -737,6 +741,7 @@ export class SmtpSession {
   #junkGroups(
     tx: Transaction,
     judged: { bytes: Uint8Array; headers?: string; mailbox?: string },
+    listedOn: readonly string[],
   ): { envelope: RoutedEnvelope; headers?: string; mailbox?: string }[] | "refuse" {
     const whole = [{ envelope: tx, headers: judged.headers, mailbox: judged.mailbox }];
     if (this.#role !== "mx" || this.#user) return whole;
@@ -754,7 +759,7 @@ export class SmtpSession {
             this.#conn.remoteAddress,
             this.#ctx.config.hostname,
           );
-          verdict = judgeJunk(this.#ctx.store, route.userId, features, sender);
+          verdict = judgeJunk(this.#ctx.store, route.userId, features, sender, listedOn);
           // A decision is worth a line; an untrained filter's abstention, on every message, is not.
           const level = verdict.score === undefined ? "debug" : "info";
           logger[level]("{id} junk filter for {user}: {spam}{score} ({reason})", {
