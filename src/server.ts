@@ -27,6 +27,7 @@ import { Resolver } from "./dns/resolver.ts";
 import { QueueRunner } from "./delivery/outbound.ts";
 import { dkimSigner } from "./delivery/signing.ts";
 import { SendLimits } from "./delivery/send_limits.ts";
+import { startJunkPruning } from "./junk/pruning.ts";
 import { InboundChecker } from "./security/inbound_checker.ts";
 import { ImapSession } from "./imap/session.ts";
 import { MailboxChanges } from "./store/changes.ts";
@@ -288,11 +289,13 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
     throw err;
   }
   services.outbound.start();
+  const stopPruning = startJunkPruning(ctx.store);
   return {
     listeners,
     address,
     close: async (graceMs = 10_000) => {
       closing = true;
+      stopPruning();
       for (const stop of stopWatching) stop();
       await closeAll(graceMs);
       await services.commits.close(); // every acknowledged message is on disk before we return

@@ -161,6 +161,21 @@ export function isCorrespondent(store: Store, userId: number, address: string): 
   ) !== undefined;
 }
 
+/**
+ * Prunes every account's learning ({@link pruneJunk}) whose features are
+ * over `maxFeatures` or have gone to nothing; gives how many were dropped.
+ */
+export function pruneAllJunk(store: Store, maxFeatures: number): number {
+  const users = store.all<{ user_id: number }>(
+    `SELECT user_id FROM junk_features GROUP BY user_id
+     HAVING count(*) > ? OR min(spam + ham) = 0`,
+    maxFeatures,
+  );
+  let dropped = 0;
+  for (const { user_id } of users) dropped += pruneJunk(store, user_id, maxFeatures);
+  return dropped;
+}
+
 /** How many messages an account has trained as spam and as ham. */
 export function junkTotals(store: Store, userId: number): { spam: number; ham: number } {
   return store.get<{ spam: number; ham: number }>(

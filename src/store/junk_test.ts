@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { addDomain, addUser, removeUser } from "./accounts.ts";
 import { openStore, type Store, storePath } from "./db.ts";
-import { junkFeatureCounts, junkTotals, pruneJunk, trainJunk, untrainJunk } from "./junk.ts";
+import {
+  junkFeatureCounts,
+  junkTotals,
+  pruneAllJunk,
+  pruneJunk,
+  trainJunk,
+  untrainJunk,
+} from "./junk.ts";
 
 async function withStore(fn: (store: Store, alice: number, bob: number) => void): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "postino-junk-test-" });
@@ -73,6 +80,26 @@ Deno.test("pruneJunk() drops unseen features, then the rarest and oldest above t
       Object.keys(counts(store, alice, ["common", "old-rare", "new-rare", "gone"]).features).sort(),
       ["common", "new-rare"],
     );
+  }));
+
+Deno.test("pruneAllJunk() prunes the accounts over the bound or with dead features, only them", () =>
+  withStore((store, alice, bob) => {
+    trainJunk(store, alice, 1, ["a", "b", "c", "rep:from:x@y.example"], true, 1);
+    trainJunk(store, alice, 2, ["a", "d"], false, 2);
+    trainJunk(store, bob, 3, ["a", "b"], true, 3);
+    assert.equal(pruneAllJunk(store, 3), 2, "alice: 5 features, 3 kept");
+    const left = (user: number) =>
+      store.all<{ feature: string }>(
+        "SELECT feature FROM junk_features WHERE user_id = ? ORDER BY feature",
+        user,
+      ).map((r) => r.feature);
+    // The rarest and oldest go first; sender reputation last.
+    assert.deepEqual(left(alice), ["a", "d", "rep:from:x@y.example"]);
+    assert.deepEqual(left(bob), ["a", "b"]);
+    untrainJunk(store, bob, 3, ["a", "b"]);
+    assert.equal(pruneAllJunk(store, 3), 2, "bob's features went to nothing");
+    assert.deepEqual(left(bob), []);
+    assert.equal(pruneAllJunk(store, 3), 0);
   }));
 
 Deno.test("an account's learning goes with the account", () =>
