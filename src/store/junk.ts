@@ -89,6 +89,7 @@ export function junkFeatureCounts(
   userId: number,
   features: readonly string[],
 ): Map<string, { spam: number; ham: number }> {
+  if (features.length === 0) return new Map();
   const rows = store.all<{ feature: string; spam: number; ham: number }>(
     `SELECT feature, spam, ham FROM junk_features
      WHERE user_id = ? AND feature IN (SELECT value FROM json_each(?))`,
