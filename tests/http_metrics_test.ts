@@ -157,6 +157,12 @@ Deno.test("/metrics is Prometheus text that moves with deliveries, refusals and 
       accepted + 1,
       "exactly one more",
     );
+    // Alice trained nothing and the sender has no history: her filter decided nothing.
+    const undecided = { verdict: "undecided", by: "none" };
+    assert.equal(
+      value(after, "postino_junk_verdicts_total", undecided),
+      value(before, "postino_junk_verdicts_total", undecided) + 1,
+    );
     for (const source of ["submission", "api"]) {
       assert.equal(
         value(after, "postino_messages_accepted_total", { source }),

@@ -24,6 +24,8 @@ export interface JunkVerdict {
   score?: number;
   /** Why, for the log and the header field. */
   reason: string;
+  /** What decided; undefined when nothing did. */
+  by?: "reputation" | "dnsbl" | "content";
   /**
    * The header field with CRLF, `X-Postino-Spam: yes|no; score=...; reason="..."`,
    * or "" when the filter abstained: no decision, nothing to record.
@@ -55,8 +57,12 @@ export function judgeJunk(
   const known = junkFeatureCounts(store, userId, reputationFeatures(sender));
   const correspondent = sender.from !== undefined && isCorrespondent(store, userId, sender.from);
   const reputation = judgeReputation(sender, (f) => known.get(f), correspondent);
-  if (reputation) return verdict(reputation.spam, reputation.spam ? 1 : 0, reputation.reason);
-  if (listedOn.length > 0) return verdict(true, 1, `client listed on ${listedOn.join(", ")}`);
+  if (reputation) {
+    return verdict(reputation.spam, reputation.spam ? 1 : 0, reputation.reason, "reputation");
+  }
+  if (listedOn.length > 0) {
+    return verdict(true, 1, `client listed on ${listedOn.join(", ")}`, "dnsbl");
+  }
   const totals = junkTotals(store, userId);
   // Cheap first: an account that has not trained enough costs no tokenizing.
   if (totals.spam < MIN_TRAINED || totals.ham < MIN_TRAINED) {
@@ -75,14 +81,19 @@ export function judgeJunk(
   if (result.abstained) return verdict(false, undefined, result.reason);
   const spam = result.score >= SPAM_THRESHOLD;
   const clues = result.clues.slice(0, 5).map(([f, p]) => `${f}:${p.toFixed(2)}`).join(" ");
-  return verdict(spam, result.score, `bayes${clues ? ` ${clues}` : ""}`);
+  return verdict(spam, result.score, `bayes${clues ? ` ${clues}` : ""}`, "content");
 }
 
-function verdict(spam: boolean, score: number | undefined, reason: string): JunkVerdict {
+function verdict(
+  spam: boolean,
+  score: number | undefined,
+  reason: string,
+  by?: JunkVerdict["by"],
+): JunkVerdict {
   // A quoted-string (RFC 5322 §3.2.4): no quotes, backslashes or line breaks inside.
   const quoted = reason.replace(/[\\"\r\n]/g, "").slice(0, 200);
   const header = score === undefined
     ? ""
     : `X-Postino-Spam: ${spam ? "yes" : "no"}; score=${score.toFixed(3)}; reason="${quoted}"\r\n`;
-  return { spam, score, reason, header };
+  return { spam, score, reason, by, header };
 }

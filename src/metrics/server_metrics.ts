@@ -35,6 +35,7 @@ export class ServerMetrics {
   readonly #commitSeconds;
   readonly #httpRequests;
   readonly #sendLimited;
+  readonly #junkVerdicts;
   readonly startedAt = Date.now();
   #open = 0;
 
@@ -114,6 +115,13 @@ export class ServerMetrics {
         "limits since start, per limit",
       ["limit"],
     );
+    this.#junkVerdicts = r.counter(
+      "postino_junk_verdicts_total",
+      "Junk filter decisions on mail from the outside since start, one per message and " +
+        "account, by verdict (spam, ham, undecided) and what decided (reputation, dnsbl, " +
+        "content, none)",
+      ["verdict", "by"],
+    );
     for (const source of ["mx", "submission", "api"]) this.#accepted.inc({ source }, 0);
     for (const limit of ["messages", "recipients"]) this.#sendLimited.inc({ limit }, 0);
   }
@@ -148,6 +156,11 @@ export class ServerMetrics {
   /** A user's message or recipient was refused by an hourly send limit. */
   sendLimited(limit: "messages" | "recipients"): void {
     this.#sendLimited.inc({ limit });
+  }
+
+  /** The junk filter judged a message for one account. */
+  junkVerdict(verdict: "spam" | "ham" | "undecided", by: string): void {
+    this.#junkVerdicts.inc({ verdict, by });
   }
 
   /** One recipient's delivery attempt ended so. */

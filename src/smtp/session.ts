@@ -91,6 +91,7 @@ export interface SmtpContext {
   metrics?: {
     accepted(source: SmtpRole): void;
     rejected(reason: RejectReason): void;
+    junkVerdict?(verdict: "spam" | "ham" | "undecided", by: string): void;
   };
 }
 
@@ -760,6 +761,10 @@ export class SmtpSession {
             this.#ctx.config.hostname,
           );
           verdict = judgeJunk(this.#ctx.store, route.userId, features, sender, listedOn);
+          this.#ctx.metrics?.junkVerdict?.(
+            verdict.by === undefined ? "undecided" : verdict.spam ? "spam" : "ham",
+            verdict.by ?? "none",
+          );
           // A decision is worth a line; an untrained filter's abstention, on every message, is not.
           const level = verdict.score === undefined ? "debug" : "info";
           logger[level]("{id} junk filter for {user}: {spam}{score} ({reason})", {
