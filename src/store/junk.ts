@@ -90,13 +90,19 @@ export function junkFeatureCounts(
   features: readonly string[],
 ): Map<string, { spam: number; ham: number }> {
   if (features.length === 0) return new Map();
-  const rows = store.all<{ feature: string; spam: number; ham: number }>(
+  // Rows as arrays, not objects: half the time of this lookup, which is most of a judgement's.
+  const statement = store.prepare(
     `SELECT feature, spam, ham FROM junk_features
      WHERE user_id = ? AND feature IN (SELECT value FROM json_each(?))`,
-    userId,
-    JSON.stringify([...new Set(features)]),
   );
-  return new Map(rows.map((r) => [r.feature, { spam: r.spam, ham: r.ham }]));
+  // Deno's node:sqlite has it (Node 24's API); its type declarations do not yet.
+  (statement as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+  const rows = statement.all(userId, JSON.stringify([...new Set(features)])) as unknown as [
+    string,
+    number,
+    number,
+  ][];
+  return new Map(rows.map(([feature, spam, ham]) => [feature, { spam, ham }]));
 }
 
 /**
