@@ -1,5 +1,5 @@
 /**
- * What each account's junk filter has learned (migration 7): feature counts
+ * What each account's junk filter has learned (migrations 7 and 8): feature counts
  * and the messages trained on each side. Training is idempotent per message:
  * the same message trained twice on one side counts once, and trained on the
  * other side it first takes its earlier training back. The features of a
@@ -49,8 +49,12 @@ export function trainJunk(
       messageId,
     );
     if (earlier && (earlier.spam === 1) === spam) return "unchanged";
-    if (earlier) count(store, userId, features, side(!spam), -1, now);
+    if (earlier) {
+      count(store, userId, features, side(!spam), -1, now);
+      total(store, userId, side(!spam), -1);
+    }
     count(store, userId, features, side(spam), 1, now);
+    total(store, userId, side(spam), 1);
     store.run(
       `INSERT INTO junk_trained (user_id, message_id, spam, trained_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id, message_id) DO UPDATE SET spam = excluded.spam,
@@ -79,6 +83,7 @@ export function untrainJunk(
     );
     if (!earlier) return false;
     count(store, userId, features, side(earlier.spam === 1), -1, 0);
+    total(store, userId, side(earlier.spam === 1), -1);
     return true;
   });
 }
@@ -186,8 +191,21 @@ export function pruneAllJunk(store: Store, maxFeatures: number): number {
 /** How many messages an account has trained as spam and as ham. */
 export function junkTotals(store: Store, userId: number): { spam: number; ham: number } {
   return store.get<{ spam: number; ham: number }>(
-    `SELECT coalesce(sum(spam), 0) spam, coalesce(sum(1 - spam), 0) ham
-     FROM junk_trained WHERE user_id = ?`,
+    "SELECT spam, ham FROM junk_totals WHERE user_id = ?",
     userId,
-  )!;
+  ) ?? { spam: 0, ham: 0 };
+}
+
+/** Adds `delta` to the number of messages user `userId` trained on one side. */
+function total(store: Store, userId: number, column: "spam" | "ham", delta: 1 | -1): void {
+  store.run(
+    `INSERT INTO junk_totals (user_id, spam, ham) VALUES (?, 0, 0)
+     ON CONFLICT (user_id) DO NOTHING`,
+    userId,
+  );
+  store.run(
+    `UPDATE junk_totals SET ${column} = max(${column} + ?, 0) WHERE user_id = ?`,
+    delta,
+    userId,
+  );
 }

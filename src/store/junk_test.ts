@@ -102,6 +102,37 @@ Deno.test("pruneAllJunk() prunes the accounts over the bound or with dead featur
     assert.equal(pruneAllJunk(store, 3), 0);
   }));
 
+Deno.test("migration 8 counts the messages trained before it, per account", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "postino-junk-test-" });
+  try {
+    let store = openStore(storePath(dir));
+    addDomain(store, "example.com");
+    addUser(store, "alice@example.com", "x");
+    addUser(store, "bob@example.com", "x");
+    const [alice, bob] = store.all<{ id: number }>("SELECT id FROM users ORDER BY id").map((r) =>
+      r.id
+    );
+    trainJunk(store, alice, 1, ["a"], true);
+    trainJunk(store, alice, 2, ["b"], true);
+    trainJunk(store, alice, 3, ["c"], false);
+    trainJunk(store, bob, 4, ["d"], false);
+    // Back to version 7, as a store made before migration 8 was.
+    store.db.exec(
+      "DROP TABLE junk_totals; DROP TABLE junk_correspondents; PRAGMA user_version = 7",
+    );
+    store.close();
+    store = openStore(storePath(dir));
+    try {
+      assert.deepEqual({ ...junkTotals(store, alice) }, { spam: 2, ham: 1 });
+      assert.deepEqual({ ...junkTotals(store, bob) }, { spam: 0, ham: 1 });
+    } finally {
+      store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("an account's learning goes with the account", () =>
   withStore((store, alice) => {
     trainJunk(store, alice, 1, ["x"], true);

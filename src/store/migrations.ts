@@ -198,8 +198,17 @@ export const migrations: readonly string[] = [
   ) WITHOUT ROWID;
   `,
   // 8: the junk filter's correspondents: addresses each account wrote to (submission, the send
-  // API); mail from them, when its sender is verified, skips the content check.
+  // API); mail from them, when its sender is verified, skips the content check. And the
+  // number of messages each account trained on each side, kept as it changes: summing
+  // junk_trained for every message judged was a sixth of judging it.
   `
+  CREATE TABLE junk_totals (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    spam INTEGER NOT NULL,
+    ham INTEGER NOT NULL
+  );
+  INSERT INTO junk_totals (user_id, spam, ham)
+    SELECT user_id, sum(spam), sum(1 - spam) FROM junk_trained GROUP BY user_id;
   CREATE TABLE junk_correspondents (
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     address TEXT NOT NULL,
