@@ -7,7 +7,8 @@
  * no field.
  */
 import type { Store } from "../store/db.ts";
-import { isCorrespondent, junkFeatureCounts, junkTotals } from "../store/junk.ts";
+import { isCorrespondent, junkFeatureCounts, junkTotals, junkWordCounts } from "../store/junk.ts";
+import { FeatureTable } from "./feature_table.ts";
 import { classify } from "./bayes.ts";
 import { judgeReputation, reputationFeatures, type SenderFacts } from "./reputation.ts";
 import { tokenize } from "./tokenize.ts";
@@ -72,16 +73,38 @@ export function judgeJunk(
       `not trained enough (${totals.spam} spam, ${totals.ham} ham; ${MIN_TRAINED} of each needed)`,
     );
   }
-  const counts = junkFeatureCounts(store, userId, features());
+  const table = featureTable(store, userId, totals.version);
   const result = classify(features(), {
     spamMessages: totals.spam,
     hamMessages: totals.ham,
-    counts: (f) => counts.get(f),
+    counts: (f) => table.get(f),
   }, { minTrained: MIN_TRAINED });
   if (result.abstained) return verdict(false, undefined, result.reason);
   const spam = result.score >= SPAM_THRESHOLD;
   const clues = result.clues.slice(0, 5).map(([f, p]) => `${f}:${p.toFixed(2)}`).join(" ");
   return verdict(spam, result.score, `bayes${clues ? ` ${clues}` : ""}`, "content");
+}
+
+/** Accounts whose feature tables are kept in memory, at most; the least recently used goes. */
+const TABLES_KEPT = 8;
+const tables = new WeakMap<Store, Map<number, { version: number; table: FeatureTable }>>();
+
+/** User `userId`'s feature table at `version` of their training: kept, or read from the store. */
+function featureTable(store: Store, userId: number, version: number): FeatureTable {
+  let kept = tables.get(store);
+  if (!kept) tables.set(store, kept = new Map());
+  let entry = kept.get(userId);
+  if (!entry || entry.version !== version) {
+    entry = { version, table: new FeatureTable(junkWordCounts(store, userId)) };
+  }
+  // Map order is insertion order: re-inserting makes it the most recently used.
+  kept.delete(userId);
+  kept.set(userId, entry);
+  for (const oldest of kept.keys()) {
+    if (kept.size <= TABLES_KEPT) break;
+    kept.delete(oldest);
+  }
+  return entry.table;
 }
 
 function verdict(

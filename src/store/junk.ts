@@ -5,6 +5,7 @@
  * other side it first takes its earlier training back. The features of a
  * message are the caller's (src/junk/tokenize.ts); this module only counts.
  */
+import type { StatementSync } from "node:sqlite";
 import type { Store } from "./db.ts";
 
 /** What {@link trainJunk} did. */
@@ -95,13 +96,11 @@ export function junkFeatureCounts(
   features: readonly string[],
 ): Map<string, { spam: number; ham: number }> {
   if (features.length === 0) return new Map();
-  // Rows as arrays, not objects: half the time of this lookup, which is most of a judgement's.
   const statement = store.prepare(
     `SELECT feature, spam, ham FROM junk_features
      WHERE user_id = ? AND feature IN (SELECT value FROM json_each(?))`,
   );
-  // Deno's node:sqlite has it (Node 24's API); its type declarations do not yet.
-  (statement as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+  returnArrays(statement);
   const rows = statement.all(userId, JSON.stringify([...new Set(features)])) as unknown as [
     string,
     number,
@@ -135,6 +134,9 @@ export function pruneJunk(store: Store, userId: number, maxFeatures: number): nu
         userId,
         n - maxFeatures,
       ).changes;
+    }
+    if (dropped > 0) {
+      store.run("UPDATE junk_totals SET version = version + 1 WHERE user_id = ?", userId);
     }
     return dropped;
   });
@@ -188,12 +190,27 @@ export function pruneAllJunk(store: Store, maxFeatures: number): number {
   return dropped;
 }
 
-/** How many messages an account has trained as spam and as ham. */
-export function junkTotals(store: Store, userId: number): { spam: number; ham: number } {
-  return store.get<{ spam: number; ham: number }>(
-    "SELECT spam, ham FROM junk_totals WHERE user_id = ?",
+/**
+ * How many messages an account has trained as spam and as ham, and the
+ * version of its training (it goes up with every change).
+ */
+export function junkTotals(
+  store: Store,
+  userId: number,
+): { spam: number; ham: number; version: number } {
+  return store.get<{ spam: number; ham: number; version: number }>(
+    "SELECT spam, ham, version FROM junk_totals WHERE user_id = ?",
     userId,
-  ) ?? { spam: 0, ham: 0 };
+  ) ?? { spam: 0, ham: 0, version: 0 };
+}
+
+/** Every feature user `userId` has counts for, as `[feature, spam, ham]`, without `rep:` ones. */
+export function junkWordCounts(store: Store, userId: number): [string, number, number][] {
+  const statement = store.prepare(
+    "SELECT feature, spam, ham FROM junk_features WHERE user_id = ? AND feature NOT LIKE 'rep:%'",
+  );
+  returnArrays(statement);
+  return statement.all(userId) as unknown as [string, number, number][];
 }
 
 /** Adds `delta` to the number of messages user `userId` trained on one side. */
@@ -204,8 +221,15 @@ function total(store: Store, userId: number, column: "spam" | "ham", delta: 1 | 
     userId,
   );
   store.run(
-    `UPDATE junk_totals SET ${column} = max(${column} + ?, 0) WHERE user_id = ?`,
+    `UPDATE junk_totals SET ${column} = max(${column} + ?, 0), version = version + 1
+     WHERE user_id = ?`,
     delta,
     userId,
   );
+}
+
+/** Rows as arrays, not objects: half the time of a lookup. */
+function returnArrays(statement: StatementSync): void {
+  // Deno's node:sqlite has it (Node 24's API); its type declarations do not yet.
+  (statement as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
 }

@@ -199,13 +199,16 @@ export const migrations: readonly string[] = [
   `,
   // 8: the junk filter's correspondents: addresses each account wrote to (submission, the send
   // API); mail from them, when its sender is verified, skips the content check. And the
-  // number of messages each account trained on each side, kept as it changes: summing
-  // junk_trained for every message judged was a sixth of judging it.
+  // number of messages each account trained on each side, kept as it changes (summing
+  // junk_trained for every message judged was a sixth of judging it), with a version that
+  // tells the classifier's copy in memory when to read the features again.
   `
   CREATE TABLE junk_totals (
     user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     spam INTEGER NOT NULL,
-    ham INTEGER NOT NULL
+    ham INTEGER NOT NULL,
+    -- Goes up with every change to the account's training: a copy in memory is stale.
+    version INTEGER NOT NULL DEFAULT 0
   );
   INSERT INTO junk_totals (user_id, spam, ham)
     SELECT user_id, sum(spam), sum(1 - spam) FROM junk_trained GROUP BY user_id;
