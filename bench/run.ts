@@ -11,6 +11,7 @@ const benches: string[][] = [
   ["bench/check_cost.ts"],
   ["bench/pop3_retr.ts"],
   ["bench/imap_fetch.ts"],
+  ["bench/junk_eval.ts"],
 ];
 
 const root = new URL("../", import.meta.url).pathname;
