@@ -32,7 +32,10 @@ Deno.test("judgeJunk() abstains until trained, then sees each new lesson at once
     const spam = judge("cheap pills winner");
     assert.equal(spam.spam, true, spam.reason);
     assert.equal(spam.by, "content");
-    assert.match(spam.header, /^X-Postino-Spam: yes; score=(0\.9\d\d|1\.000); reason="bayes cheap:/);
+    assert.match(
+      spam.header,
+      /^X-Postino-Spam: yes; score=(0\.9\d\d|1\.000); reason="bayes cheap:/,
+    );
     assert.equal(judge("meeting agenda notes").spam, false);
     // A word never seen says nothing; once taught (the kept table is read again), it does.
     assert.doesNotMatch(judge("zzunique meeting").reason, /zzunique/);
