@@ -7,7 +7,13 @@
  * no field.
  */
 import type { Store } from "../store/db.ts";
-import { isCorrespondent, junkFeatureCounts, junkTotals, junkWordCounts } from "../store/junk.ts";
+import {
+  hasCorrespondents,
+  isCorrespondent,
+  junkFeatureCounts,
+  junkTotals,
+  junkWordCounts,
+} from "../store/junk.ts";
 import { FeatureTable } from "./feature_table.ts";
 import { classify } from "./bayes.ts";
 import { judgeReputation, reputationFeatures, type SenderFacts } from "./reputation.ts";
@@ -44,27 +50,32 @@ export function featuresOf(message: Uint8Array): () => readonly string[] {
 }
 
 /**
- * Judges a message, given by its sender's facts and its features, for user
- * `userId`; `listedOn` are the DNS blocklists (`spam.dnsbl_action` "junk")
- * that list the client: spam unless the sender's reputation vouches for it.
+ * Judges a message, given by its sender's facts and its features (both read
+ * only when needed), for user `userId`; `listedOn` are the DNS blocklists
+ * (`spam.dnsbl_action` "junk") that list the client: spam unless the
+ * sender's reputation vouches for it.
  */
 export function judgeJunk(
   store: Store,
   userId: number,
   features: () => readonly string[],
-  sender: SenderFacts = { dkim: [] },
+  sender: () => SenderFacts = () => ({ dkim: [] }),
   listedOn: readonly string[] = [],
 ): JunkVerdict {
-  const known = junkFeatureCounts(store, userId, reputationFeatures(sender));
-  const correspondent = sender.from !== undefined && isCorrespondent(store, userId, sender.from);
-  const reputation = judgeReputation(sender, (f) => known.get(f), correspondent);
-  if (reputation) {
-    return verdict(reputation.spam, reputation.spam ? 1 : 0, reputation.reason, "reputation");
+  const totals = junkTotals(store, userId);
+  // An account that never trained and never wrote to anyone has no reputations to ask.
+  if (totals.version > 0 || hasCorrespondents(store, userId)) {
+    const facts = sender();
+    const known = junkFeatureCounts(store, userId, reputationFeatures(facts));
+    const correspondent = facts.from !== undefined && isCorrespondent(store, userId, facts.from);
+    const reputation = judgeReputation(facts, (f) => known.get(f), correspondent);
+    if (reputation) {
+      return verdict(reputation.spam, reputation.spam ? 1 : 0, reputation.reason, "reputation");
+    }
   }
   if (listedOn.length > 0) {
     return verdict(true, 1, `client listed on ${listedOn.join(", ")}`, "dnsbl");
   }
-  const totals = junkTotals(store, userId);
   // Cheap first: an account that has not trained enough costs no tokenizing.
   if (totals.spam < MIN_TRAINED || totals.ham < MIN_TRAINED) {
     return verdict(

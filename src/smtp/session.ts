@@ -749,18 +749,19 @@ export class SmtpSession {
     const verdicts = new Map<number, JunkVerdict | undefined>();
     const features = featuresOf(judged.bytes);
     let sender: SenderFacts | undefined;
+    const senderFacts = () =>
+      sender ??= receivedSenderFacts(
+        judged.headers,
+        judged.bytes,
+        this.#conn.remoteAddress,
+        this.#ctx.config.hostname,
+      );
     for (const r of tx.recipients) {
       for (const route of r.routes) {
         if (route.kind !== "local" || verdicts.has(route.userId)) continue;
         let verdict: JunkVerdict | undefined;
         try {
-          sender ??= receivedSenderFacts(
-            judged.headers,
-            judged.bytes,
-            this.#conn.remoteAddress,
-            this.#ctx.config.hostname,
-          );
-          verdict = judgeJunk(this.#ctx.store, route.userId, features, sender, listedOn);
+          verdict = judgeJunk(this.#ctx.store, route.userId, features, senderFacts, listedOn);
           this.#ctx.metrics?.junkVerdict?.(
             verdict.by === undefined ? "undecided" : verdict.spam ? "spam" : "ham",
             verdict.by ?? "none",

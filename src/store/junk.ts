@@ -166,6 +166,12 @@ export function noteCorrespondents(
   });
 }
 
+/** True when user `userId` has written to anyone. */
+export function hasCorrespondents(store: Store, userId: number): boolean {
+  return store.get("SELECT 1 FROM junk_correspondents WHERE user_id = ? LIMIT 1", userId) !==
+    undefined;
+}
+
 /** True when user `userId` has written to `address`. */
 export function isCorrespondent(store: Store, userId: number, address: string): boolean {
   return store.get(

@@ -556,7 +556,7 @@ function classifyAsServer(store: Store, userId: number, bytes: Uint8Array) {
         store,
         userId,
         features,
-        receivedSenderFacts(undefined, bytes, "127.0.0.1", HOSTNAME),
+        () => receivedSenderFacts(undefined, bytes, "127.0.0.1", HOSTNAME),
       ),
   };
 }
