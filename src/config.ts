@@ -163,6 +163,20 @@ export interface Config {
     sendPerHour: number;
     /** Recipients of those messages per user and hour; 0 is no limit. @default 1000 */
     recipientsPerHour: number;
+    /**
+     * Storage quota of a user without their own (`postino user quota`), in
+     * bytes. @default undefined (none)
+     */
+    quotaBytes?: number;
+    /** Messages a user may keep, with the storage quota; undefined: no limit. @default none */
+    quotaMessages?: number;
+  };
+  /** How long mail stays in Trash and Junk before it is expunged; 0 keeps it. */
+  retention: {
+    /** @default 30 days */
+    trashMs: number;
+    /** @default 30 days */
+    junkMs: number;
   };
 }
 
@@ -200,6 +214,7 @@ type Kind =
   | "duration"
   | "count"
   | "limit"
+  | "retention"
   | "choice"
   | "acme"
   | "zones";
@@ -282,6 +297,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "limits.connections_per_ip", kind: "count", env: "POSTINO_MAX_CONNECTIONS_PER_IP" },
   { key: "limits.send_per_hour", kind: "limit", env: "POSTINO_SEND_PER_HOUR" },
   { key: "limits.recipients_per_hour", kind: "limit", env: "POSTINO_RECIPIENTS_PER_HOUR" },
+  { key: "limits.quota", kind: "size", env: "POSTINO_QUOTA" },
+  { key: "limits.quota_messages", kind: "limit", env: "POSTINO_QUOTA_MESSAGES" },
+  { key: "retention.trash", kind: "retention", env: "POSTINO_RETENTION_TRASH" },
+  { key: "retention.junk", kind: "retention", env: "POSTINO_RETENTION_JUNK" },
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
   { key: "spam.pregreet", kind: "duration", env: "POSTINO_SPAM_PREGREET" },
   { key: "spam.dnsbl", kind: "zones", env: "POSTINO_SPAM_DNSBL" },
@@ -373,6 +392,14 @@ const SIZE_UNITS: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
+/** A size such as "25M" or "26214400" (K, M, G are powers of 1024) in bytes; undefined if bad. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(text.trim());
+  const unit = m && SIZE_UNITS[m[2].toLowerCase()];
+  const n = m && unit ? Number(m[1]) * unit : NaN;
+  return n > 0 && Number.isSafeInteger(n) ? n : undefined;
+}
+
 function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource) {
   const fail = (expected: string): never => {
     const shown = typeof raw === "string" ? JSON.stringify(raw) : JSON.stringify(raw) ?? "?";
@@ -428,10 +455,7 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
       if (typeof raw === "number") {
         return raw > 0 && Number.isSafeInteger(raw) ? raw : fail("bytes");
       }
-      const m = /^(\d+)\s*([a-z]*)$/i.exec(text().trim());
-      const unit = m && SIZE_UNITS[m[2].toLowerCase()];
-      const n = m && unit ? Number(m[1]) * unit : NaN;
-      return n > 0 && Number.isSafeInteger(n) ? n : fail("a size such as 25M or 26214400");
+      return parseSize(text()) ?? fail("a size such as 25M or 26214400");
     }
     case "level":
       return (LOG_LEVELS as readonly string[]).includes(text()) ? raw : fail(LOG_LEVELS.join("|"));
@@ -470,6 +494,11 @@ function convert(spec: OptionSpec, raw: Raw, where: string, source: ConfigSource
     case "count": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
       return Number.isSafeInteger(n) && n >= 1 ? n : fail("a whole number of at least 1");
+    }
+    case "retention": {
+      // A duration, or off (0): mail in that mailbox is kept.
+      if (raw === 0 || /^(off|0)$/i.test(text().trim())) return 0;
+      return convert({ ...spec, kind: "duration" }, raw, where, source);
     }
     case "limit": {
       const n = typeof raw === "number" ? raw : /^\d{1,9}$/.test(text().trim()) ? Number(raw) : NaN;
@@ -769,6 +798,12 @@ export function loadConfig(sources: ConfigSources): Config {
       // the hour, before the server's address is on every blocklist.
       sendPerHour: get<number>("limits.send_per_hour") ?? 200,
       recipientsPerHour: get<number>("limits.recipients_per_hour") ?? 1000,
+      quotaBytes: get<number>("limits.quota"),
+      quotaMessages: get<number>("limits.quota_messages") || undefined,
+    },
+    retention: {
+      trashMs: get<number>("retention.trash") ?? 30 * 86_400_000,
+      junkMs: get<number>("retention.junk") ?? 30 * 86_400_000,
     },
     log: {
       level: get<LogLevel>("log.level") ?? "info",

@@ -95,7 +95,10 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
       memoryBytes: 384 * 1024 * 1024,
       sendPerHour: 200,
       recipientsPerHour: 1000,
+      quotaBytes: undefined,
+      quotaMessages: undefined,
     },
+    retention: { trashMs: 30 * 86_400_000, junkMs: 30 * 86_400_000 },
     relayAuth: undefined,
     relayTls: "opportunistic",
     queue: { maxAgeMs: 5 * 86_400_000, concurrency: 20, perDomain: 4 },
@@ -114,6 +117,8 @@ Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
       POSTINO_MEMORY_LIMIT: "512M",
       POSTINO_SEND_PER_HOUR: "20",
       POSTINO_RECIPIENTS_PER_HOUR: "0",
+      POSTINO_QUOTA: "2G",
+      POSTINO_QUOTA_MESSAGES: "10000",
     },
     systemHostname: () => "mx.test",
   });
@@ -124,6 +129,8 @@ Deno.test("loadConfig() reads connection limits and refuses a bad one", () => {
     memoryBytes: 512 * 1024 * 1024,
     sendPerHour: 20,
     recipientsPerHour: 0,
+    quotaBytes: 2 * 1024 * 1024 * 1024,
+    quotaMessages: 10000,
   });
   for (const bad of ["0", "-1", "many", "1.5"]) {
     assert.throws(
@@ -163,6 +170,27 @@ Deno.test("loadConfig() reads spam.dnsbl_action: refuse (the default) or junk", 
     assert.throws(
       () => read({ POSTINO_SPAM_DNSBL_ACTION: bad }),
       (e: Error) => e.message.includes("POSTINO_SPAM_DNSBL_ACTION"),
+      bad,
+    );
+  }
+});
+
+Deno.test("loadConfig() reads retention as a duration, or off", () => {
+  const read = (env: Record<string, string>) =>
+    loadConfig({ flags: {}, env, systemHostname: () => "mx.test" }).retention;
+  assert.deepEqual(read({}), { trashMs: 30 * 86_400_000, junkMs: 30 * 86_400_000 });
+  assert.deepEqual(
+    read({ POSTINO_RETENTION_TRASH: "7d", POSTINO_RETENTION_JUNK: "off" }),
+    { trashMs: 7 * 86_400_000, junkMs: 0 },
+  );
+  assert.deepEqual(read({ POSTINO_RETENTION_TRASH: "0", POSTINO_RETENTION_JUNK: "12h" }), {
+    trashMs: 0,
+    junkMs: 12 * 3_600_000,
+  });
+  for (const bad of ["-1d", "forever", "1w"]) {
+    assert.throws(
+      () => read({ POSTINO_RETENTION_TRASH: bad }),
+      (e: Error) => e.message.includes("POSTINO_RETENTION_TRASH"),
       bad,
     );
   }

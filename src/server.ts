@@ -28,6 +28,7 @@ import { QueueRunner } from "./delivery/outbound.ts";
 import { dkimSigner } from "./delivery/signing.ts";
 import { SendLimits } from "./delivery/send_limits.ts";
 import { startJunkPruning } from "./junk/pruning.ts";
+import { startRetention } from "./store/retention_schedule.ts";
 import { InboundChecker } from "./security/inbound_checker.ts";
 import { ImapSession } from "./imap/session.ts";
 import { MailboxChanges } from "./store/changes.ts";
@@ -290,12 +291,14 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   }
   services.outbound.start();
   const stopPruning = startJunkPruning(ctx.store);
+  const stopRetention = startRetention(ctx.store, ctx.config.retention, changes);
   return {
     listeners,
     address,
     close: async (graceMs = 10_000) => {
       closing = true;
       stopPruning();
+      stopRetention();
       for (const stop of stopWatching) stop();
       await closeAll(graceMs);
       await services.commits.close(); // every acknowledged message is on disk before we return

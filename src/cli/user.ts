@@ -1,4 +1,4 @@
-/** `postino user add|passwd|del|list`: manage the accounts that receive and send mail. */
+/** `postino user add|passwd|del|admin|quota|list`: manage the accounts that receive and send mail. */
 import { normalizeAddress } from "../address.ts";
 import { hashPassword } from "../auth/password.ts";
 import {
@@ -10,7 +10,9 @@ import {
   setAdmin,
   setPasswordHash,
 } from "../store/accounts.ts";
+import { parseSize } from "../config.ts";
 import { StoreError } from "../store/db.ts";
+import { setUserQuota } from "../store/quota.ts";
 import { openCommandStore } from "./open_store.ts";
 import { promptPassword, readPasswordFromStdin } from "./password_input.ts";
 import { COMMON_FLAGS, parseSubcommand, UsageError } from "./usage.ts";
@@ -22,6 +24,9 @@ const HELP = `Usage:
                                       set a user's password
   postino user del ADDRESS            delete a user and all their mail
   postino user admin ADDRESS on|off   let the user administer the server over HTTP, or not
+  postino user quota ADDRESS SIZE|none|default
+                                      set a user's storage quota (K, M, G: powers of
+                                      1024); none: no limit; default: [limits] quota
   postino user list                   list users: address, messages, bytes stored, and
                                       "admin" for admins
 
@@ -40,7 +45,14 @@ const ONE = { min: 1, max: 1 };
 const GROUP = {
   name: "user",
   help: HELP,
-  arity: { add: ONE, passwd: ONE, del: ONE, admin: { min: 2, max: 2 }, list: { min: 0, max: 0 } },
+  arity: {
+    add: ONE,
+    passwd: ONE,
+    del: ONE,
+    admin: { min: 2, max: 2 },
+    quota: { min: 2, max: 2 },
+    list: { min: 0, max: 0 },
+  },
 };
 
 /** Runs `postino user ...`; returns the exit status. */
@@ -58,6 +70,7 @@ export async function userCommand(args: string[]): Promise<number> {
   }
   if (values.admin && sub !== "add") throw new UsageError("Option --admin is for add only");
   const onOff = sub === "admin" ? parseOnOff(positionals[1]) : false;
+  const quota = sub === "quota" ? parseQuota(positionals[1]) : "default";
   const address = positionals[0] === undefined ? "" : normalizeAddress(positionals[0]);
   const store = openCommandStore(values);
   try {
@@ -79,6 +92,18 @@ export async function userCommand(args: string[]): Promise<number> {
       case "admin":
         setAdmin(store, address, onOff);
         console.log(`${address} is ${onOff ? "now an admin" : "no longer an admin"}`);
+        break;
+      case "quota":
+        if (!setUserQuota(store, address, quota)) {
+          throw new StoreError(`User ${address} does not exist`, "not_found");
+        }
+        console.log(
+          quota === "none"
+            ? `${address} has no quota now`
+            : quota === "default"
+            ? `${address} has the default quota now`
+            : `The quota of ${address} is ${quota} bytes now`,
+        );
         break;
       case "passwd":
         setPasswordHash(store, address, await hashPassword(password));
@@ -105,4 +130,15 @@ function parseOnOff(value: string): boolean {
   if (value === "on") return true;
   if (value === "off") return false;
   throw new UsageError(`Expected on or off, not '${value}' (see 'postino user --help')`);
+}
+
+function parseQuota(value: string): number | "none" | "default" {
+  if (value === "none" || value === "default") return value;
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    throw new UsageError(
+      `Expected a size such as 2G, none or default, not '${value}' (see 'postino user --help')`,
+    );
+  }
+  return bytes;
 }

@@ -31,7 +31,8 @@ import {
   nextDueAt,
   queuedBody,
 } from "../store/queue.ts";
-import { buildDsn, type FailedRecipient } from "./dsn.ts";
+import type { FailedRecipient } from "./dsn.ts";
+import { storeBounce } from "./bounce.ts";
 import { resolveDestination } from "./mx.ts";
 import { resolveRecipient } from "./router.ts";
 
@@ -424,37 +425,22 @@ export class QueueRunner {
           detail: f.diagnostic,
         });
       }
-      // RFC 3464 §2 / RFC 5321 §6.1: never bounce a bounce.
-      if (group.sender === "") return;
-      const dsn = buildDsn({
-        hostname: config.hostname,
+      const bounced = storeBounce(store, config, {
         sender: group.sender,
         failed,
         arrivalDate: new Date(group.queuedAt),
         original,
       });
-      const routes = resolveRecipient(store, group.sender, { postmaster: config.postmaster });
-      if (!routes) {
-        logger.warn("Queue item {id}: no way back to <{sender}>; bounce dropped", {
-          id: group.queueId,
-          sender: group.sender,
-        });
+      if (!bounced.stored) {
+        if (bounced.why === "no route") {
+          logger.warn("Queue item {id}: no way back to <{sender}>; bounce dropped", {
+            id: group.queueId,
+            sender: group.sender,
+          });
+        }
         return;
       }
-      const local = routes.flatMap((r) => r.kind === "local" ? [{ userId: r.userId }] : []);
-      const remote = routes.flatMap((r) => r.kind === "remote" ? [r.address] : []);
-      // Final delivery gets Return-Path (RFC 5321 §4.4), the queued copy goes without.
-      const returnPath = new TextEncoder().encode("Return-Path: <>\r\n");
-      const body = new Uint8Array(returnPath.length + dsn.length);
-      body.set(returnPath);
-      body.set(dsn, returnPath.length);
-      const stored = deliver(store, {
-        body: local.length > 0 ? body : dsn,
-        mailboxes: local,
-        outbound: remote.length > 0 ? { sender: "", recipients: remote } : undefined,
-        outboundOffset: local.length > 0 ? returnPath.length : 0,
-      });
-      for (const e of stored.entries) this.#options.changes?.notify(e.mailboxId);
+      for (const id of bounced.mailboxIds) this.#options.changes?.notify(id);
     });
     if (group.sender !== "") this.wake(); // a remote bounce is new work
   }

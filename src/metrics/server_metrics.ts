@@ -20,6 +20,7 @@ export type RejectReason =
   | "sender"
   | "pregreet"
   | "dnsbl"
+  | "quota"
   | "store_error";
 
 /** The server's metrics and the calls that move them. */

@@ -26,6 +26,8 @@ import {
 import { featuresOf, judgeJunk, type JunkVerdict } from "../junk/verdict.ts";
 import { receivedSenderFacts, type SenderFacts } from "../junk/reputation.ts";
 import { learnCorrespondents } from "../junk/training.ts";
+import { overQuota, userQuota } from "../store/quota.ts";
+import { storeBounce } from "../delivery/bounce.ts";
 import { describeRefusal, type SendLimits, type SendRefusal } from "../delivery/send_limits.ts";
 import { type DnsblListing, dnsblListings } from "../dns/dnsbl.ts";
 import type { Resolver } from "../dns/resolver.ts";
@@ -55,7 +57,7 @@ import {
 import { formatReply, reply, type SmtpReply, SmtpReplyError } from "./reply.ts";
 import { receivedProtocol, submissionHeaders } from "../mail/trace.ts";
 import type { RejectReason } from "../metrics/server_metrics.ts";
-import { removeFields } from "../mail/headers.ts";
+import { headerSection, removeFields } from "../mail/headers.ts";
 import { claimsToBe } from "../security/auth_results.ts";
 import type { InboundAuthResult } from "../security/inbound_auth.ts";
 import type { CheckOptions } from "../security/inbound_checker.ts";
@@ -87,6 +89,8 @@ export interface SmtpContext {
   resolver?: Resolver;
   /** The hourly send limits of authenticated users; without it there are none. */
   sendLimits?: SendLimits;
+  /** Told of mail stored here directly (a DSN), so IMAP sessions see it. */
+  changes?: { notify(mailboxId: number): void };
   /** Counts accepted and refused messages. */
   metrics?: {
     accepted(source: SmtpRole): void;
@@ -414,6 +418,18 @@ export class SmtpSession {
       this.#ctx.metrics?.rejected("unknown_recipient");
       return reply(550, "5.1.1", `No such user here: <${address}>`);
     }
+    // RFC 3463 4.2.2: a full mailbox is temporary; the sender tries again later (RFC 5321
+    // §4.5.3.1.10 says 452 for lack of storage). The size is SIZE= when declared (RFC 1870).
+    const full = this.#fullMailbox(routes, tx.params.size ?? 0);
+    if (full) {
+      this.#ctx.metrics?.rejected("quota");
+      logger.info("{id} refused RCPT <{address}>: {user} is over quota", {
+        id: this.#conn.id,
+        address,
+        user: full,
+      });
+      return reply(452, "4.2.2", `Mailbox full: <${address}> is over its storage quota`);
+    }
     if (!tx.recipients.some((r) => r.address === address)) {
       const limited = this.#overSendLimit(
         (user) => this.#ctx.sendLimits?.checkRecipients(user, tx.recipients.length + 1),
@@ -566,6 +582,15 @@ export class SmtpSession {
       this.#ctx.metrics?.rejected("policy");
       return judged.refuse;
     }
+    // Without SIZE= the size was unknown at RCPT: a recipient it would take past their quota
+    // does not get it, the others do, and the sender gets a DSN for that one.
+    const full = this.#takeOutFull(tx, judged.bytes.length);
+    if (full.length > 0 && tx.recipients.length === 0) {
+      this.#ctx.metrics?.rejected("quota");
+      return reply(452, "4.2.2", `Mailbox full: <${full.join(">, <")}> over storage quota`);
+    }
+    // The DSN attaches the header section; the message's buffer moves to the writer meanwhile.
+    const fullHeader = full.length > 0 ? headerSection(judged.bytes).slice() : undefined;
     const listed = this.#user ? [] : (await this.#dnsbl ?? []).map((l) => l.zone);
     const groups = this.#junkGroups(tx, judged, listed);
     if (groups === "refuse") {
@@ -621,6 +646,7 @@ export class SmtpSession {
       return reply(451, "4.3.0", "Temporary failure storing the message, try again later");
     }
     this.#messages++;
+    if (fullHeader) this.#bounceFull(tx.sender, full, fullHeader, date);
     if (this.#user) {
       this.#ctx.sendLimits?.record(this.#user.address, tx.recipients.length);
       learnCorrespondents(this.#ctx.store, this.#user.id, tx.recipients.map((r) => r.address));
@@ -641,6 +667,63 @@ export class SmtpSession {
       },
     );
     return reply(250, "2.0.0", `OK: queued as ${id}`);
+  }
+
+  /** Takes the recipients `bytes` more would take past a quota out of `tx`; gives them. */
+  #takeOutFull(tx: Transaction, bytes: number): string[] {
+    const full: string[] = [];
+    tx.recipients = tx.recipients.filter((r) => {
+      if (this.#fullMailbox(r.routes, bytes) === undefined) return true;
+      full.push(r.address);
+      return false;
+    });
+    if (full.length > 0) {
+      logger.info("{id} not delivering to <{full}>: over quota with {bytes} bytes", {
+        id: this.#conn.id,
+        full: full.join(">, <"),
+        bytes,
+      });
+    }
+    return full;
+  }
+
+  /** Tells the sender, with a DSN, that the message did not reach the full mailboxes. */
+  #bounceFull(sender: string, full: string[], original: Uint8Array, arrival: Date): void {
+    try {
+      const bounced = storeBounce(this.#ctx.store, this.#ctx.config, {
+        sender,
+        failed: full.map((recipient) => ({
+          recipient,
+          // Not retried: a final failure (5.2.2, as Postfix bounces a full mailbox).
+          status: "5.2.2",
+          diagnostic: "Mailbox full: the recipient is over their storage quota",
+        })),
+        arrivalDate: arrival,
+        original,
+      });
+      if (bounced.stored) {
+        for (const id of bounced.mailboxIds) this.#ctx.changes?.notify(id);
+        if (bounced.queued) this.#ctx.outbound?.wake();
+      }
+    } catch (err) {
+      logger.error("{id} could not store the over-quota DSN for <{sender}>: {error}", {
+        id: this.#conn.id,
+        sender,
+        error: (err as Error)?.message ?? String(err),
+      });
+    }
+  }
+
+  /** The first local user among `routes` that `bytes` more would take past their quota. */
+  #fullMailbox(routes: readonly Route[], bytes: number): string | undefined {
+    const { store, config } = this.#ctx;
+    const defaults = { bytes: config.limits.quotaBytes, messages: config.limits.quotaMessages };
+    for (const route of routes) {
+      if (route.kind !== "local") continue;
+      const quota = userQuota(store, route.userId, defaults);
+      if (quota && overQuota(quota, bytes)) return route.address;
+    }
+    return undefined;
   }
 
   /**

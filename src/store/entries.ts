@@ -322,8 +322,9 @@ export function copyEntries(
         toMailbox,
       )!;
       store.run(
-        `INSERT INTO mailbox_entries (mailbox_id, uid, message_id, flags, keywords, internal_date, size, modseq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO mailbox_entries
+           (mailbox_id, uid, message_id, flags, keywords, internal_date, size, modseq, saved_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         toMailbox,
         box.uid,
         e.messageId,
@@ -332,6 +333,7 @@ export function copyEntries(
         e.internalDate,
         e.size,
         box.modseq,
+        Date.now(),
       );
       pairs.push({ from: uid, to: box.uid });
     }

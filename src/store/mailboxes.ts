@@ -140,8 +140,8 @@ export function insertDelivery(store: Store, delivery: Delivery): DeliveryResult
     )!;
     store.run(
       `INSERT INTO mailbox_entries
-         (mailbox_id, uid, message_id, flags, keywords, internal_date, size, modseq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+         (mailbox_id, uid, message_id, flags, keywords, internal_date, size, modseq, saved_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       mailboxId,
       box.uid,
       messageId,
@@ -150,6 +150,7 @@ export function insertDelivery(store: Store, delivery: Delivery): DeliveryResult
       internalDate,
       delivery.body.byteLength,
       box.modseq,
+      now,
     );
     entries.push({ userId: target.userId, mailboxId, uid: box.uid });
   }

@@ -220,4 +220,33 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (user_id, address)
   ) WITHOUT ROWID;
   `,
+  // 9: quotas and retention (issue 15). Each user's storage quota (NULL: the configured
+  // default; -1: none) and usage, kept as running counters by triggers on mailbox_entries
+  // (every copy in a mailbox counts, as IMAP QUOTA's STORAGE does), and when each entry was
+  // saved into its mailbox, from which Trash and Junk retention counts.
+  `
+  ALTER TABLE users ADD COLUMN quota_bytes INTEGER;
+  ALTER TABLE users ADD COLUMN used_bytes INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN used_messages INTEGER NOT NULL DEFAULT 0;
+  UPDATE users SET
+    used_bytes = (SELECT coalesce(sum(e.size), 0) FROM mailbox_entries e
+                  JOIN mailboxes b ON b.id = e.mailbox_id WHERE b.user_id = users.id),
+    used_messages = (SELECT count(*) FROM mailbox_entries e
+                     JOIN mailboxes b ON b.id = e.mailbox_id WHERE b.user_id = users.id);
+  CREATE TRIGGER usage_entry_added AFTER INSERT ON mailbox_entries BEGIN
+    UPDATE users SET used_bytes = used_bytes + NEW.size, used_messages = used_messages + 1
+    WHERE id = (SELECT user_id FROM mailboxes WHERE id = NEW.mailbox_id);
+  END;
+  CREATE TRIGGER usage_entry_removed AFTER DELETE ON mailbox_entries BEGIN
+    UPDATE users SET used_bytes = used_bytes - OLD.size, used_messages = used_messages - 1
+    WHERE id = (SELECT user_id FROM mailboxes WHERE id = OLD.mailbox_id);
+  END;
+  -- A deleted mailbox's entries go first, while the mailbox still tells whose usage they are
+  -- (by the cascade, they would go after it).
+  CREATE TRIGGER usage_mailbox_removed BEFORE DELETE ON mailboxes BEGIN
+    DELETE FROM mailbox_entries WHERE mailbox_id = OLD.id;
+  END;
+  ALTER TABLE mailbox_entries ADD COLUMN saved_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE mailbox_entries SET saved_at = internal_date;
+  `,
 ];

@@ -1,0 +1,40 @@
+/**
+ * Runs retention (retention.ts) at start and every hour, and tells the IMAP
+ * sessions of each mailbox it expunged from, so an idling client hears the
+ * EXPUNGE (or VANISHED) at once.
+ */
+import { log } from "../log.ts";
+import type { Store } from "./db.ts";
+import { expireOldMail, type RetentionAges } from "./retention.ts";
+
+const logger = log("store");
+
+/** Starts retention; the returned function stops it. */
+export function startRetention(
+  store: Store,
+  ages: RetentionAges,
+  changes: { notify(mailboxId: number): void },
+  everyMs = 3_600_000,
+): () => void {
+  if (ages.trashMs <= 0 && ages.junkMs <= 0) return () => {};
+  const run = () => {
+    try {
+      const expired = expireOldMail(store, ages);
+      let total = 0;
+      for (const [mailboxId, n] of expired) {
+        changes.notify(mailboxId);
+        total += n;
+      }
+      if (total > 0) {
+        logger.info("Retention expunged {total} old messages from Trash and Junk", { total });
+      }
+    } catch (err) {
+      // Housekeeping: the next round tries again.
+      logger.warn("Retention failed: {error}", { error: (err as Error)?.message ?? String(err) });
+    }
+  };
+  const timer = setInterval(run, everyMs);
+  Deno.unrefTimer(timer);
+  run();
+  return () => clearInterval(timer);
+}
