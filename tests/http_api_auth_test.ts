@@ -178,6 +178,13 @@ Deno.test("who may call the JSON API", async (t) => {
     assert.equal(users.status, 200, users.text);
     const aliceMe = await api.call("GET", "/api/v1/account", { bearer: aliceToken });
     assert.equal((aliceMe.json() as { address: string }).address, ALICE.user);
+    // The account shows the storage quota `postino user quota` set; none is null.
+    type Usage = { usage: { quotaBytes: number | null } };
+    assert.equal((aliceMe.json() as Usage).usage.quotaBytes, null);
+    const quota = await server.cli(["user", "quota", BOB.user, "5M"]);
+    assert.equal(quota.code, 0, quota.stderr);
+    const bobMe = await api.call("GET", "/api/v1/account", { bearer: bobToken });
+    assert.equal((bobMe.json() as Usage).usage.quotaBytes, 5 * 1024 * 1024);
   });
 
   await t.step("Basic: an admin may, a non-admin gets 403 on every admin operation", async () => {

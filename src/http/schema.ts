@@ -31,7 +31,8 @@ export type Schema =
     required?: readonly string[];
     additionalProperties?: boolean | Schema;
   }
-  | { type: ["string", "null"]; description?: string; format?: string };
+  | { type: ["string", "null"]; description?: string; format?: string }
+  | { type: ["integer", "null"]; description?: string };
 
 /**
  * Checks `value` against `schema`; throws a 422 {@link ApiError} naming the
@@ -46,7 +47,8 @@ export function validate(value: unknown, schema: Schema, field = ""): void {
   const type = schema.type;
   if (Array.isArray(type)) {
     if (value === null) return;
-    if (typeof value !== "string") fail("must be a string or null");
+    if (type[0] === "string" && typeof value !== "string") fail("must be a string or null");
+    if (type[0] === "integer" && !Number.isSafeInteger(value)) fail("must be an integer or null");
     return;
   }
   switch (type) {

@@ -3,6 +3,7 @@
  * account page): aliases, mailboxes and their size, and downloads of a
  * mailbox as mbox and of an Apple configuration profile.
  */
+import { userQuota } from "../../store/quota.ts";
 import { parseAddressList } from "../../mail/envelope.ts";
 import { headerValue } from "../../mail/headers.ts";
 import { mboxrdEntry } from "../../mail/mbox.ts";
@@ -31,7 +32,7 @@ const account = s.object({
   usage: s.object({
     messages: s.integer("Messages in all mailboxes"),
     bytes: s.integer("Bytes in all mailboxes"),
-    quotaBytes: { type: ["string", "null"], description: "Your quota; null for none" },
+    quotaBytes: { type: ["integer", "null"], description: "Your storage quota; null for none" },
   }),
   servers: s.object({
     hostname: s.string("Where your mail client connects"),
@@ -117,7 +118,10 @@ export const accountRoutes = [
           usage: {
             messages: mailboxes.reduce((n, m) => n + m.messages, 0),
             bytes: mailboxes.reduce((n, m) => n + m.bytes, 0),
-            quotaBytes: null,
+            quotaBytes: userQuota(services.store, user.id, {
+              bytes: services.config.limits.quotaBytes,
+              messages: services.config.limits.quotaMessages,
+            })?.limitBytes ?? null,
           },
           servers: mailEndpoints(services),
         },
