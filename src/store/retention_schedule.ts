@@ -1,7 +1,8 @@
 /**
- * Runs retention (retention.ts) at start and every hour, and tells the IMAP
- * sessions of each mailbox it expunged from, so an idling client hears the
- * EXPUNGE (or VANISHED) at once.
+ * Runs retention (retention.ts) at start and then every hour (or a quarter
+ * of the shortest age, when that is shorter, but at least every second),
+ * and tells the IMAP sessions of each mailbox it expunged from, so an
+ * idling client hears the EXPUNGE (or VANISHED) at once.
  */
 import { log } from "../log.ts";
 import type { Store } from "./db.ts";
@@ -14,9 +15,10 @@ export function startRetention(
   store: Store,
   ages: RetentionAges,
   changes: { notify(mailboxId: number): void },
-  everyMs = 3_600_000,
 ): () => void {
-  if (ages.trashMs <= 0 && ages.junkMs <= 0) return () => {};
+  const set = [ages.trashMs, ages.junkMs].filter((ms) => ms > 0);
+  if (set.length === 0) return () => {};
+  const everyMs = Math.max(1000, Math.min(3_600_000, Math.min(...set) / 4));
   const run = () => {
     try {
       const expired = expireOldMail(store, ages);
