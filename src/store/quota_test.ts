@@ -96,3 +96,50 @@ Deno.test("overQuota(): past the bytes or the message count, not at them", () =>
     assert.equal(overQuota(q(quota), bytes), want, `${JSON.stringify(quota)} + ${bytes}`);
   }
 });
+
+Deno.test("migration 9 counts the usage of mail stored before it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "postino-quota-test-" });
+  try {
+    let store = openStore(storePath(dir));
+    addDomain(store, "example.com");
+    addUser(store, "alice@example.com", "x");
+    const alice = store.get<{ id: number }>("SELECT id FROM users")!.id;
+    deliver(store, {
+      body: body(10),
+      mailboxes: [{ userId: alice }, { userId: alice, mailbox: "Archive" }],
+    });
+    deliver(store, {
+      body: body(20),
+      mailboxes: [{ userId: alice, mailbox: "Trash" }],
+      internalDate: new Date("2020-01-02T03:04:05Z"),
+    });
+    // Back to version 8, as a store made before migration 9 was.
+    store.db.exec(`
+      DROP TRIGGER usage_entry_added; DROP TRIGGER usage_entry_removed;
+      DROP TRIGGER usage_mailbox_removed;
+      ALTER TABLE users DROP COLUMN quota_bytes; ALTER TABLE users DROP COLUMN used_bytes;
+      ALTER TABLE users DROP COLUMN used_messages;
+      ALTER TABLE mailbox_entries DROP COLUMN saved_at;
+      PRAGMA user_version = 8`);
+    store.close();
+    store = openStore(storePath(dir));
+    try {
+      const quota = userQuota(store, alice)!;
+      assert.deepEqual([quota.usedMessages, quota.usedBytes], [
+        3,
+        2 * body(10).length + body(20).length,
+      ]);
+      assert.equal(quota.limitBytes, undefined);
+      const trash = findMailbox(store, alice, "Trash")!;
+      const saved = store.get<{ saved_at: number }>(
+        "SELECT saved_at FROM mailbox_entries WHERE mailbox_id = ?",
+        trash,
+      )!;
+      assert.equal(saved.saved_at, Date.parse("2020-01-02T03:04:05Z"), "saved when it arrived");
+    } finally {
+      store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
