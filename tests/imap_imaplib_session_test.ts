@@ -18,7 +18,7 @@ import {
   USERS,
 } from "./support/imap_fixture.ts";
 
-/** Capabilities Postino offers after login (RFC 9051 and the extensions of issue 7). */
+/** Capabilities Postino offers after login (RFC 9051, the extensions of issue 7, QUOTA of 15). */
 const AUTHENTICATED_CAPS = [
   "IMAP4rev2",
   "IMAP4rev1",
@@ -39,6 +39,9 @@ const AUTHENTICATED_CAPS = [
   "STATUS=SIZE",
   "CONDSTORE",
   "QRESYNC",
+  "QUOTA",
+  "QUOTA=RES-STORAGE",
+  "QUOTA=RES-MESSAGE",
 ];
 
 /** The capability atoms of a CAPABILITY response or response code in `text`. */

@@ -183,3 +183,16 @@ Deno.test("BINARY[] of a whole base64 message: the header as it is, the body dec
     `* 1 FETCH (BINARY[1] {13}\r\nhello world\r\n BINARY.SIZE[] ${want.length})`,
   ]);
 });
+
+Deno.test("a mailbox name with a line break cannot forge a reply line", async () => {
+  await using imap = await startImapServer();
+  await using c = await RawImap.login(imap.imap);
+  assert.equal((await c.command("ENABLE IMAP4rev2")).status, "OK");
+  const name = "Nope\r\n* OK [ALERT] forged";
+  await c.send(`s1 SELECT {${new TextEncoder().encode(name).length}+}\r\n${name}\r\n`);
+  const reply = await c.line();
+  assert.match(reply, /^s1 NO .*Nope {1,2}\* OK \[ALERT\] forged/);
+  const next = await c.command("NOOP");
+  assert.equal(next.status, "OK");
+  assert.ok(!next.untagged.some((l) => l.includes("forged")), JSON.stringify(next.untagged));
+});

@@ -48,6 +48,10 @@ export function capabilities(options: CapabilityOptions): string {
       `APPENDLIMIT=${options.appendLimit}`,
       "CONDSTORE",
       "QRESYNC",
+      // RFC 9208: GETQUOTA/GETQUOTAROOT with STORAGE and MESSAGE; no QUOTASET (SETQUOTA is refused).
+      "QUOTA",
+      "QUOTA=RES-STORAGE",
+      "QUOTA=RES-MESSAGE",
     );
   }
   return caps.join(" ");

@@ -145,6 +145,13 @@ export interface AppendArgs {
   binary?: boolean;
 }
 
+/** One resource of SETQUOTA (RFC 9208 §4.1.3 setquota-resource). */
+export interface QuotaLimit {
+  /** STORAGE, MESSAGE, MAILBOX, ANNOTATION-STORAGE or another atom, upper-cased. */
+  resource: string;
+  limit: number;
+}
+
 /** A parsed command: its tag, its name (upper-cased, "UID FETCH" etc.) and its arguments. */
 export type Command =
   | {
@@ -175,6 +182,12 @@ export type Command =
   | { tag: string; name: "STATUS"; mailbox: string; items: string[] }
   | { tag: string; name: "APPEND"; args: AppendArgs }
   | { tag: string; name: "UID EXPUNGE"; set: SequenceSet }
+  /** GETQUOTA (RFC 9208 §4.1.1): a quota root name. */
+  | { tag: string; name: "GETQUOTA"; root: string }
+  /** GETQUOTAROOT (RFC 9208 §4.1.2). */
+  | { tag: string; name: "GETQUOTAROOT"; mailbox: string }
+  /** SETQUOTA (RFC 9208 §4.1.3): resource names upper-cased, with their new limits. */
+  | { tag: string; name: "SETQUOTA"; root: string; limits: QuotaLimit[] }
   | { tag: string; name: "SEARCH" | "UID SEARCH"; args: SearchArgs }
   | { tag: string; name: "FETCH" | "UID FETCH"; args: FetchArgs }
   | { tag: string; name: "STORE" | "UID STORE"; args: StoreArgs }

@@ -19,6 +19,7 @@ import {
   setSubscribed,
 } from "../store/folders.ts";
 import { INBOX } from "../store/mailboxes.ts";
+import type { QuotaDefaults } from "../store/quota.ts";
 import type { CommandOf } from "./command.ts";
 import { mailboxName } from "./format.ts";
 import { listFolders } from "./list.ts";
@@ -38,6 +39,8 @@ export interface MailboxScope {
   untagged: Untagged;
   /** Turns CONDSTORE on for the rest of the session (RFC 7162 §3.1). */
   enableCondstore: () => void;
+  /** The quota of users without their own (config `limits.quota`, `limits.quota_messages`). */
+  quotaDefaults: QuotaDefaults;
 }
 
 /** NAMESPACE (RFC 9051 §6.3.10): one personal namespace, no others. */
@@ -148,6 +151,8 @@ async function statusLine(
     UNSEEN: s.unseen,
     DELETED: s.deleted,
     SIZE: s.size,
+    // RFC 9208 §4.1.4: what EXPUNGE would free, in the 1024-octet units of STORAGE.
+    "DELETED-STORAGE": Math.ceil(s.deletedSize / 1024),
     RECENT: s.recent,
     HIGHESTMODSEQ: s.highestModseq,
   };

@@ -39,6 +39,7 @@ import {
 import { compactSet, flagList, imapString } from "./format.ts";
 import type { MailboxScope } from "./mailbox_commands.ts";
 import { MailboxView } from "./mailbox_view.ts";
+import { overQuotaRefusal } from "./quota_commands.ts";
 import { bad, no, ok, type Reply } from "./reply.ts";
 import { matches, needsBody as searchNeedsBody, setKeys, usesModseq } from "./search.ts";
 
@@ -293,7 +294,25 @@ function messageIdsOf(scope: MessageScope, uids: readonly number[]): number[] {
   return ids;
 }
 
-/** COPY, MOVE and their UID forms (RFC 9051 §6.4.7, §6.4.8; COPYUID of RFC 4315). */
+/** The octets of the messages `uids` of the selected mailbox. */
+function sizeOf(scope: MessageScope, uids: readonly number[]): number {
+  const wanted = new Set(uids);
+  let bytes = 0;
+  for (const [from, to] of ranges([...wanted].sort((a, b) => a - b), FETCH_BATCH)) {
+    const rows = fetchRows(scope.store, scope.view.mailboxId, from, to, {
+      meta: false,
+      body: false,
+    });
+    for (const row of rows) if (wanted.has(row.uid)) bytes += row.size;
+  }
+  return bytes;
+}
+
+/**
+ * COPY, MOVE and their UID forms (RFC 9051 §6.4.7, §6.4.8; COPYUID of RFC
+ * 4315). COPY over the user's quota gets NO [OVERQUOTA] (RFC 9208 §4.3) and
+ * copies nothing; MOVE within the account leaves the usage as it is.
+ */
 export async function copyCommand(scope: MessageScope, cmd: CommandOf<"COPY">): Promise<Reply> {
   const byUid = cmd.name === "UID COPY" || cmd.name === "UID MOVE";
   const move = cmd.name === "MOVE" || cmd.name === "UID MOVE";
@@ -304,6 +323,10 @@ export async function copyCommand(scope: MessageScope, cmd: CommandOf<"COPY">): 
   const store = scope.store;
   const target = findFolder(store, scope.userId, cmd.mailbox);
   if (!target) return no(`No such mailbox: ${cmd.mailbox}`, "TRYCREATE");
+  if (!move) {
+    const refusal = overQuotaRefusal(scope, uids.length, () => sizeOf(scope, uids), "Copying");
+    if (refusal) return refusal;
+  }
   // Into Junk teaches spam, out of it ham (the junk filter learns from the user).
   const source = listFolders(store, scope.userId).find((f) => f.id === view.mailboxId);
   const lesson = source && lessonOfMove(source, target);
@@ -377,7 +400,8 @@ export async function qresyncReport(
 
 /**
  * APPEND (RFC 9051 §6.3.12) through the commit queue, answered with APPENDUID
- * (RFC 4315). Needs no selected mailbox.
+ * (RFC 4315); over the user's quota, NO [OVERQUOTA] (RFC 9208 §4.3). Needs no
+ * selected mailbox.
  */
 export async function appendCommand(
   scope: MailboxScope,
@@ -390,6 +414,9 @@ export async function appendCommand(
   if (args.message.length > options.maxMessageSize) {
     return no("Message too large", "TOOBIG");
   }
+  // RFC 9208 §4.3: checked before storing, with the message's own size.
+  const refusal = overQuotaRefusal(scope, 1, () => args.message.length, "This message");
+  if (refusal) return refusal;
   const { flags, keywords } = parseFlags(args.flags);
   const result = await options.commits.deliver({
     body: args.message,

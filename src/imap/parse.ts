@@ -4,7 +4,7 @@
  * 9051 §9 and of the extensions Postino offers (CONDSTORE/QRESYNC RFC 7162,
  * LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, ESEARCH RFC 4731, SEARCHRES
  * RFC 5182, LITERAL+ RFC 7888, BINARY RFC 3516, ID RFC 2971, UTF8=ACCEPT
- * RFC 6855). Anything else is an {@link ImapParseError}, which the session
+ * RFC 6855, QUOTA RFC 9208). Anything else is an {@link ImapParseError}, which the session
  * answers with BAD.
  *
  * Tokens are separated by exactly one space, as the grammar says; keywords
@@ -15,7 +15,15 @@
  *
  * @module
  */
-import type { AppendArgs, Command, Flag, ListArgs, SelectArgs, StoreArgs } from "./command.ts";
+import type {
+  AppendArgs,
+  Command,
+  Flag,
+  ListArgs,
+  QuotaLimit,
+  SelectArgs,
+  StoreArgs,
+} from "./command.ts";
 import { ImapParseError } from "./command.ts";
 import { Cursor, isNameChar, isTagChar, MONTHS, validDay, words } from "./cursor.ts";
 import { parseFetch } from "./parse_fetch.ts";
@@ -34,9 +42,13 @@ export interface ParseOptions {
   utf8?: boolean;
 }
 
-// RFC 9051 §6.3.11, RFC 7162 §3.1.6 (HIGHESTMODSEQ), RFC 7889 §5 (APPENDLIMIT), RFC 3501 (RECENT).
+// RFC 9051 §6.3.11, RFC 7162 §3.1.6 (HIGHESTMODSEQ), RFC 7889 §5 (APPENDLIMIT), RFC 3501 (RECENT),
+// RFC 9208 §4.1.4 (DELETED-STORAGE).
 const STATUS_ITEMS = new Set(
-  words("MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ APPENDLIMIT"),
+  words(
+    "MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ APPENDLIMIT " +
+      "DELETED-STORAGE",
+  ),
 );
 const LIST_SELECT = new Set(words("SUBSCRIBED REMOTE RECURSIVEMATCH SPECIAL-USE"));
 const LIST_RETURN = new Set(words("SUBSCRIBED CHILDREN SPECIAL-USE"));
@@ -113,6 +125,9 @@ const HANDLERS: Record<string, Handler> = {
   "UID COPY": parseCopy,
   MOVE: parseCopy,
   "UID MOVE": parseCopy,
+  GETQUOTA: parseGetQuota,
+  GETQUOTAROOT: parseGetQuotaRoot,
+  SETQUOTA: parseSetQuota,
 };
 
 /** RFC 9051 §6.2.3: LOGIN SP userid SP password. */
@@ -405,4 +420,33 @@ function parseStore(c: Cursor, tag: string, name: string): Command {
   };
   if (unchangedSince !== undefined) args.unchangedSince = unchangedSince;
   return { tag, name: name as "STORE", args };
+}
+
+/** RFC 9208 §4.1.1: GETQUOTA SP quota-root-name (an astring; "" is a root name). */
+function parseGetQuota(c: Cursor, tag: string): Command {
+  c.sp();
+  return { tag, name: "GETQUOTA", root: c.astring("quota root") };
+}
+
+/** RFC 9208 §4.1.2: GETQUOTAROOT SP mailbox. */
+function parseGetQuotaRoot(c: Cursor, tag: string): Command {
+  c.sp();
+  return { tag, name: "GETQUOTAROOT", mailbox: c.mailbox() };
+}
+
+/**
+ * RFC 9208 §4.1.3: SETQUOTA SP quota-root-name SP setquota-list,
+ * setquota-list = "(" [setquota-resource *(SP setquota-resource)] ")",
+ * setquota-resource = resource-name SP resource-limit (number64).
+ */
+function parseSetQuota(c: Cursor, tag: string): Command {
+  c.sp();
+  const root = c.astring("quota root");
+  c.sp();
+  const limits = c.list((): QuotaLimit => {
+    const resource = c.word("resource name");
+    c.sp();
+    return { resource, limit: c.number64("resource limit") };
+  }, true);
+  return { tag, name: "SETQUOTA", root, limits };
 }

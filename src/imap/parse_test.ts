@@ -127,7 +127,7 @@ Deno.test("parseCommand() rejects bad tags, unknown commands and extra arguments
     ["a1 FROB", /^Unknown command FROB$/, "a1"],
     ["a1 frob x y", /^Unknown command FROB$/, "a1"],
     ['a1 XLIST "" *', /^Unknown command XLIST$/, "a1"],
-    ["a1 GETQUOTAROOT INBOX", /^Unknown command GETQUOTAROOT$/, "a1"],
+    ["a1 GETMETADATA INBOX", /^Unknown command GETMETADATA$/, "a1"],
     ["a1 UID", /^Unknown command UID$/, "a1"],
     ["a1 UID NOOP", /^Unknown command UID NOOP$/, "a1"],
     ["a1 UID FROB 1", /^Unknown command UID FROB$/, "a1"],
@@ -539,6 +539,12 @@ Deno.test("parseCommand() parses STATUS", () => {
       mailbox: "Sent",
       items: ["HIGHESTMODSEQ", "SIZE", "DELETED", "RECENT", "APPENDLIMIT"],
     }],
+    ["a STATUS INBOX (DELETED DELETED-STORAGE)", {
+      tag: "a",
+      name: "STATUS",
+      mailbox: "INBOX",
+      items: ["DELETED", "DELETED-STORAGE"],
+    }],
   ]);
   bad([
     ["a STATUS INBOX", /missing argument/, "a"],
@@ -707,6 +713,60 @@ Deno.test("parseCommand() parses COPY, MOVE and UID EXPUNGE", () => {
     ["a MOVE Archive 1", /invalid sequence set/, "a"],
     ["a UID EXPUNGE", /missing argument/, "a"],
     ["a UID EXPUNGE 1 2", /unexpected/, "a"],
+  ]);
+});
+
+Deno.test("parseCommand() parses GETQUOTA, GETQUOTAROOT and SETQUOTA", () => {
+  good([
+    ['a GETQUOTA ""', { tag: "a", name: "GETQUOTA", root: "" }],
+    ['a getquota "User quota"', { tag: "a", name: "GETQUOTA", root: "User quota" }],
+    ["a GETQUOTA user.alice", { tag: "a", name: "GETQUOTA", root: "user.alice" }],
+    [wire("a GETQUOTA ", lit("")), { tag: "a", name: "GETQUOTA", root: "" }],
+    ["a GETQUOTAROOT INBOX", { tag: "a", name: "GETQUOTAROOT", mailbox: "INBOX" }],
+    ["a getquotaroot inbox", { tag: "a", name: "GETQUOTAROOT", mailbox: "INBOX" }],
+    ['a GETQUOTAROOT "Sent Items"', { tag: "a", name: "GETQUOTAROOT", mailbox: "Sent Items" }],
+    ["a GETQUOTAROOT &AOQ-", { tag: "a", name: "GETQUOTAROOT", mailbox: "ä" }],
+    ['a SETQUOTA "" (STORAGE 512)', {
+      tag: "a",
+      name: "SETQUOTA",
+      root: "",
+      limits: [{ resource: "STORAGE", limit: 512 }],
+    }],
+    ['a setquota "" (storage 0 message 1000 x-custom 9007199254740991)', {
+      tag: "a",
+      name: "SETQUOTA",
+      root: "",
+      limits: [
+        { resource: "STORAGE", limit: 0 },
+        { resource: "MESSAGE", limit: 1000 },
+        { resource: "X-CUSTOM", limit: Number.MAX_SAFE_INTEGER },
+      ],
+    }],
+    ['a SETQUOTA "" ()', { tag: "a", name: "SETQUOTA", root: "", limits: [] }],
+  ]);
+  good([
+    ['a GETQUOTAROOT "Entwürfe"', { tag: "a", name: "GETQUOTAROOT", mailbox: "Entwürfe" }],
+  ], true);
+  bad([
+    ["a GETQUOTA", /missing argument/, "a"],
+    ["a GETQUOTA ", /missing quota root/, "a"],
+    ['a GETQUOTA "" x', /unexpected " x"/, "a"],
+    ["a GETQUOTA (x)", /invalid quota root/, "a"],
+    ["a GETQUOTAROOT", /missing argument/, "a"],
+    ["a GETQUOTAROOT INBOX Sent", /unexpected " Sent"/, "a"],
+    ["a GETQUOTAROOT %", /invalid mailbox name/, "a"],
+    ['a GETQUOTAROOT "&Jjo"', /invalid mailbox name/, "a"],
+    ["a SETQUOTA", /missing argument/, "a"],
+    ['a SETQUOTA ""', /missing argument/, "a"],
+    ['a SETQUOTA "" STORAGE 512', /expected "\("/, "a"],
+    ['a SETQUOTA "" (STORAGE)', /missing argument/, "a"],
+    ['a SETQUOTA "" (STORAGE x)', /invalid resource limit/, "a"],
+    ['a SETQUOTA "" (STORAGE -1)', /invalid resource limit/, "a"],
+    ['a SETQUOTA "" (STORAGE 9007199254740992)', /resource limit out of range/, "a"],
+    ['a SETQUOTA "" ("STORAGE" 512)', /invalid resource name/, "a"],
+    ['a SETQUOTA "" (512)', /missing argument/, "a"],
+    ['a SETQUOTA "" (STORAGE 512', /missing "\)"/, "a"],
+    ['a SETQUOTA "" (STORAGE 512 )', /invalid resource name/, "a"],
   ]);
 });
 

@@ -60,6 +60,7 @@ import {
   storeCommand,
 } from "./message_commands.ts";
 import { parseCommand } from "./parse.ts";
+import { getQuotaCommand, getQuotaRootCommand, setQuotaCommand } from "./quota_commands.ts";
 import { readCommand } from "./reader.ts";
 import { bad, no, ok, type Reply, WRITTEN } from "./reply.ts";
 
@@ -250,7 +251,10 @@ export class ImapSession {
   }
 
   #tagged(tag: string, r: Reply): Promise<void> {
-    return this.#write(`${tag} ${r.status}${r.code ? ` [${r.code}]` : ""} ${r.text}\r\n`);
+    // resp-text is one line (RFC 9051 §9): a mailbox name quoted into it may carry CR or LF
+    // (a UTF-8 literal), which must not end the reply early or forge another.
+    const text = r.text.replace(/[\r\n]+/g, " ");
+    return this.#write(`${tag} ${r.status}${r.code ? ` [${r.code}]` : ""} ${text}\r\n`);
   }
 
   #capabilities(): string {
@@ -478,6 +482,10 @@ export class ImapSession {
       enableCondstore: () => {
         this.#condstore = true;
       },
+      quotaDefaults: {
+        bytes: this.#ctx.config.limits.quotaBytes,
+        messages: this.#ctx.config.limits.quotaMessages,
+      },
     };
   }
 
@@ -532,6 +540,12 @@ export class ImapSession {
             maxMessageSize: s.#ctx.config.maxMessageSize,
           }),
       },
+      GETQUOTA: { states: AUTHED, handler: (s, c) => getQuotaCommand(s.#mailboxScope(), c) },
+      GETQUOTAROOT: {
+        states: AUTHED,
+        handler: (s, c) => getQuotaRootCommand(s.#mailboxScope(), c),
+      },
+      SETQUOTA: { states: AUTHED, handler: (s, c) => setQuotaCommand(s.#mailboxScope(), c) },
       IDLE: {
         states: AUTHED,
         handler: (s) =>

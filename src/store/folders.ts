@@ -32,6 +32,8 @@ export interface FolderStatus {
   unseen: number;
   deleted: number;
   size: number;
+  /** Octets of the \Deleted messages: what EXPUNGE would free (STATUS DELETED-STORAGE). */
+  deletedSize: number;
   recent: number;
   uidnext: number;
   uidvalidity: number;
@@ -185,21 +187,35 @@ export function folderStatus(store: Store, mailboxId: number): FolderStatus {
     mailboxId,
   )!;
   const c = store.get<
-    { messages: number; unseen: number; deleted: number; size: number; recent: number }
+    {
+      messages: number;
+      unseen: number;
+      deleted: number;
+      size: number;
+      deleted_size: number;
+      recent: number;
+    }
   >(
     `SELECT count(*) messages,
        coalesce(sum(flags & ? = 0), 0) unseen,
        coalesce(sum(flags & ? <> 0), 0) deleted,
        coalesce(sum(size), 0) size,
+       coalesce(sum(CASE WHEN flags & ? <> 0 THEN size ELSE 0 END), 0) deleted_size,
        coalesce(sum(uid >= ?), 0) recent
      FROM mailbox_entries WHERE mailbox_id = ?`,
     FLAG_SEEN,
+    FLAG_DELETED,
     FLAG_DELETED,
     m.first_recent_uid,
     mailboxId,
   )!;
   return {
-    ...c,
+    messages: c.messages,
+    unseen: c.unseen,
+    deleted: c.deleted,
+    size: c.size,
+    deletedSize: c.deleted_size,
+    recent: c.recent,
     uidnext: m.uidnext,
     uidvalidity: m.uidvalidity,
     highestModseq: m.highest_modseq,

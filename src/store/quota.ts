@@ -64,8 +64,8 @@ export function setUserQuota(
     0;
 }
 
-/** True when adding `bytes` in one more message would take the user past their quota. */
-export function overQuota(quota: Quota, bytes: number): boolean {
+/** True when adding `bytes` in `messages` more messages would take the user past their quota. */
+export function overQuota(quota: Quota, bytes: number, messages = 1): boolean {
   if (quota.limitBytes !== undefined && quota.usedBytes + bytes > quota.limitBytes) return true;
-  return quota.limitMessages !== undefined && quota.usedMessages + 1 > quota.limitMessages;
+  return quota.limitMessages !== undefined && quota.usedMessages + messages > quota.limitMessages;
 }

@@ -95,6 +95,10 @@ Deno.test("overQuota(): past the bytes or the message count, not at them", () =>
   for (const [quota, bytes, want] of table) {
     assert.equal(overQuota(q(quota), bytes), want, `${JSON.stringify(quota)} + ${bytes}`);
   }
+  // Several messages at once (IMAP COPY): all of them count.
+  assert.equal(overQuota(q({ limitMessages: 11 }), 0, 2), false);
+  assert.equal(overQuota(q({ limitMessages: 11 }), 0, 3), true);
+  assert.equal(overQuota(q({ limitBytes: 1000 }), 100, 5), false);
 });
 
 Deno.test("migration 9 counts the usage of mail stored before it", async () => {
