@@ -21,7 +21,6 @@ import {
   SmtpClientError,
 } from "../smtp/client.ts";
 import type { Store } from "../store/db.ts";
-import { deliver } from "../store/mailboxes.ts";
 import {
   type DueRecipient,
   dueRecipients,
@@ -34,7 +33,6 @@ import {
 import type { FailedRecipient } from "./dsn.ts";
 import { storeBounce } from "./bounce.ts";
 import { resolveDestination } from "./mx.ts";
-import { resolveRecipient } from "./router.ts";
 
 /** When to try again after the n-th temporary failure (then every 4 hours). */
 export const RETRY_SCHEDULE_MS = [60_000, 300_000, 900_000, 1_800_000, 3_600_000, 7_200_000];
