@@ -12,6 +12,8 @@ const benches: string[][] = [
   ["bench/pop3_retr.ts"],
   ["bench/imap_fetch.ts"],
   ["bench/junk_eval.ts"],
+  ["bench/import.ts"],
+  ["bench/backup_load.ts"],
 ];
 
 const root = new URL("../", import.meta.url).pathname;

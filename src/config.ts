@@ -171,6 +171,18 @@ export interface Config {
     /** Messages a user may keep, with the storage quota; undefined: no limit. @default none */
     quotaMessages?: number;
   };
+  /**
+   * Scheduled backups of the store (`postino backup` on a timer): off unless
+   * `dir` is set.
+   */
+  backup: {
+    /** Where the backups go, named `postino-YYYYMMDDTHHMMSSZ.db`. @default undefined (off) */
+    dir?: string;
+    /** How often, in milliseconds. @default 24 hours */
+    everyMs: number;
+    /** How many of the newest backups are kept; older ones are removed. @default 7 */
+    keep: number;
+  };
   /** How long mail stays in Trash and Junk before it is expunged; 0 keeps it. */
   retention: {
     /** @default 30 days */
@@ -299,6 +311,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "limits.recipients_per_hour", kind: "limit", env: "POSTINO_RECIPIENTS_PER_HOUR" },
   { key: "limits.quota", kind: "size", env: "POSTINO_QUOTA" },
   { key: "limits.quota_messages", kind: "limit", env: "POSTINO_QUOTA_MESSAGES" },
+  { key: "backup.dir", kind: "path", env: "POSTINO_BACKUP_DIR" },
+  { key: "backup.every", kind: "duration", env: "POSTINO_BACKUP_EVERY" },
+  { key: "backup.keep", kind: "count", env: "POSTINO_BACKUP_KEEP" },
   { key: "retention.trash", kind: "retention", env: "POSTINO_RETENTION_TRASH" },
   { key: "retention.junk", kind: "retention", env: "POSTINO_RETENTION_JUNK" },
   { key: "check.dnsbl", kind: "zones", env: "POSTINO_CHECK_DNSBL" },
@@ -704,6 +719,15 @@ export function loadConfig(sources: ConfigSources): Config {
     );
   }
 
+  const backupDir = get<string>("backup.dir");
+  const backupWithoutDir = ["backup.every", "backup.keep"].find((k) => merged.has(k));
+  if (backupWithoutDir && backupDir === undefined) {
+    throw new ConfigError(
+      `${backupWithoutDir} needs backup.dir (POSTINO_BACKUP_DIR): where the backups go`,
+      false,
+    );
+  }
+
   const relayUser = get<string>("relay_user");
   const passwordFile = get<string>("relay_password_file");
   if ((relayUser === undefined) !== (passwordFile === undefined)) {
@@ -800,6 +824,11 @@ export function loadConfig(sources: ConfigSources): Config {
       recipientsPerHour: get<number>("limits.recipients_per_hour") ?? 1000,
       quotaBytes: get<number>("limits.quota"),
       quotaMessages: get<number>("limits.quota_messages") || undefined,
+    },
+    backup: {
+      dir: backupDir,
+      everyMs: get<number>("backup.every") ?? 86_400_000,
+      keep: get<number>("backup.keep") ?? 7,
     },
     retention: {
       trashMs: get<number>("retention.trash") ?? 30 * 86_400_000,

@@ -98,6 +98,7 @@ Deno.test("loadConfig() gives the documented defaults with no input", () => {
       quotaBytes: undefined,
       quotaMessages: undefined,
     },
+    backup: { dir: undefined, everyMs: 86_400_000, keep: 7 },
     retention: { trashMs: 30 * 86_400_000, junkMs: 30 * 86_400_000 },
     relayAuth: undefined,
     relayTls: "opportunistic",
@@ -195,6 +196,39 @@ Deno.test("loadConfig() reads retention as a duration, or off", () => {
     );
   }
 });
+
+const backupCases: [name: string, inputs: Inputs, want: Config["backup"]][] = [
+  ["off by default", {}, { dir: undefined, everyMs: 86_400_000, keep: 7 }],
+  [
+    "a directory alone: daily, the newest 7",
+    { env: { POSTINO_BACKUP_DIR: "/var/backups/postino" } },
+    { dir: "/var/backups/postino", everyMs: 86_400_000, keep: 7 },
+  ],
+  [
+    "every and keep from the file",
+    { file: `[backup]\ndir = "/srv/b"\nevery = "12h"\nkeep = 14` },
+    { dir: "/srv/b", everyMs: 12 * 3_600_000, keep: 14 },
+  ],
+  [
+    "the environment over the file",
+    {
+      file: `[backup]\ndir = "/srv/b"\nevery = "12h"\nkeep = 14`,
+      env: { POSTINO_BACKUP_DIR: "/env/b", POSTINO_BACKUP_EVERY: "90m", POSTINO_BACKUP_KEEP: "3" },
+    },
+    { dir: "/env/b", everyMs: 90 * 60_000, keep: 3 },
+  ],
+  [
+    "a number of seconds (short ones are for tests)",
+    { env: { POSTINO_BACKUP_DIR: "b", POSTINO_BACKUP_EVERY: "2" } },
+    { dir: "b", everyMs: 2000, keep: 7 },
+  ],
+];
+
+for (const [name, inputs, want] of backupCases) {
+  Deno.test(`loadConfig() reads [backup]: ${name}`, async () => {
+    await withTempDir((dir) => assert.deepEqual(load(dir, inputs).backup, want));
+  });
+}
 
 Deno.test("loadConfig() reads timeouts as seconds or with a unit", () => {
   const dir = Deno.makeTempDirSync();
@@ -837,6 +871,31 @@ const errorCases: ErrorCase[] = [
     inputs: { env: { POSTINO_RECIPIENTS_PER_HOUR: "lots" } },
     message:
       `Invalid value for POSTINO_RECIPIENTS_PER_HOUR: "lots" (expected a whole number, 0 for no limit)`,
+    usage: false,
+  },
+  {
+    name: "backup.every without backup.dir",
+    inputs: { env: { POSTINO_BACKUP_EVERY: "1h" } },
+    message: "backup.every needs backup.dir (POSTINO_BACKUP_DIR): where the backups go",
+    usage: false,
+  },
+  {
+    name: "backup.keep without backup.dir in the file",
+    inputs: { file: `[backup]\nkeep = 3` },
+    message: "backup.keep needs backup.dir (POSTINO_BACKUP_DIR): where the backups go",
+    usage: false,
+  },
+  {
+    name: "a backup interval that is not a duration",
+    inputs: { env: { POSTINO_BACKUP_DIR: "/b", POSTINO_BACKUP_EVERY: "daily" } },
+    message:
+      `Invalid value for POSTINO_BACKUP_EVERY: "daily" (expected a duration such as 300s, 5m, 1h or 5d)`,
+    usage: false,
+  },
+  {
+    name: "keeping no backup",
+    inputs: { file: `[backup]\ndir = "/b"\nkeep = 0` },
+    message: `Invalid value for backup.keep in {file}: 0 (expected a whole number of at least 1)`,
     usage: false,
   },
   {

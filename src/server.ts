@@ -29,9 +29,10 @@ import { dkimSigner } from "./delivery/signing.ts";
 import { SendLimits } from "./delivery/send_limits.ts";
 import { startJunkPruning } from "./junk/pruning.ts";
 import { startRetention } from "./store/retention_schedule.ts";
+import { startBackups } from "./store/backup_schedule.ts";
 import { InboundChecker } from "./security/inbound_checker.ts";
 import { ImapSession } from "./imap/session.ts";
-import { MailboxChanges } from "./store/changes.ts";
+import { MailboxChanges, watchOtherWriters } from "./store/changes.ts";
 import type { Store } from "./store/db.ts";
 import { ServerMetrics } from "./metrics/server_metrics.ts";
 import type { HttpListener } from "./http/listener.ts";
@@ -292,6 +293,12 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
   services.outbound.start();
   const stopPruning = startJunkPruning(ctx.store);
   const stopRetention = startRetention(ctx.store, ctx.config.retention, changes);
+  const { dir: backupDir, everyMs, keep } = ctx.config.backup;
+  const backups = backupDir
+    ? startBackups(ctx.store.path, { dir: backupDir, everyMs, keep })
+    : null;
+  // IMAP IDLE hears of mail stored by other processes (postino import) within a second.
+  const stopWatchingWriters = watchOtherWriters(ctx.store, changes);
   return {
     listeners,
     address,
@@ -299,6 +306,8 @@ export async function startServer(ctx: ServerContext): Promise<Server> {
       closing = true;
       stopPruning();
       stopRetention();
+      await backups?.stop();
+      stopWatchingWriters();
       for (const stop of stopWatching) stop();
       await closeAll(graceMs);
       await services.commits.close(); // every acknowledged message is on disk before we return

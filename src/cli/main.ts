@@ -10,8 +10,11 @@ import { ServerStartError } from "../server.ts";
 import { StoreError } from "../store/db.ts";
 import { VERSION } from "../version.ts";
 import { aliasCommand } from "./alias.ts";
+import { backupCommand, restoreCommand } from "./backup.ts";
 import { dkimCommand } from "./dkim.ts";
 import { domainCommand } from "./domain.ts";
+import { exportCommand } from "./export.ts";
+import { importCommand } from "./import.ts";
 import { queueCommand } from "./queue.ts";
 import { serveCommand } from "./serve.ts";
 import { setupCommand } from "./setup.ts";
@@ -36,6 +39,10 @@ Commands:
   setup     prepare a domain in one go and print its DNS records
   dns       print the DNS records a domain should publish
   check     check what the world sees of a domain: DNS, blocklists, certificate
+  backup    copy the whole store to a file while the server runs
+  restore   put a backup back as the store of a data directory
+  export    write a user's mail out as mbox or Maildir
+  import    bring mail in from mbox files or a Maildir
   version   print the version
 
 Every command takes --data DIR (default $POSTINO_DATA, else ./data) and
@@ -53,6 +60,10 @@ const COMMANDS: Record<string, (args: string[]) => number | Promise<number>> = {
   setup: setupCommand,
   dns: dnsCommand,
   check: checkCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
+  export: exportCommand,
+  import: importCommand,
   version: versionCommand,
 };
 

@@ -74,6 +74,16 @@ export async function serveCommand(args: string[]): Promise<number> {
   keepRunningOnStrayErrors();
   Deno.mkdirSync(loaded.dataDir, { recursive: true });
   const store = openStore(storePath(loaded.dataDir));
+  if (store.upgradeBackup) {
+    logger.warn(
+      "Upgraded the store from schema {from} to {to}; the store as it was is kept in {backup}",
+      {
+        from: store.upgradeBackup.fromVersion,
+        to: store.upgradeBackup.toVersion,
+        backup: store.upgradeBackup.file,
+      },
+    );
+  }
   try {
     // The host name `postino setup` recorded stands in when none is configured.
     const config = withStoredIdentity(loaded, store);

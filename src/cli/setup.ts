@@ -9,7 +9,7 @@ import { normalizeAddress, normalizeDomain } from "../address.ts";
 import { loadConfig } from "../config.ts";
 import { zoneLines } from "../dns/records_to_publish.ts";
 import { setupDomain, type SetupResult } from "../setup/setup.ts";
-import { openStore, storePath } from "../store/db.ts";
+import { openDataStore } from "./open_store.ts";
 import { readPasswordFromStdin } from "./password_input.ts";
 import { parseFlags, UsageError } from "./usage.ts";
 
@@ -74,7 +74,7 @@ export async function setupCommand(args: string[]): Promise<number> {
   });
   const password = values["password-stdin"] ? await readPasswordFromStdin() : undefined;
   Deno.mkdirSync(config.dataDir, { recursive: true });
-  const store = openStore(storePath(config.dataDir));
+  const store = openDataStore(config.dataDir);
   let result: SetupResult;
   try {
     result = await setupDomain(store, config, {

@@ -7,6 +7,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { migrations } from "./migrations.ts";
+import { type UpgradeBackup, writeUpgradeBackup } from "./upgrade_backup.ts";
 
 /** How long a writer waits for another process's lock before failing. */
 const BUSY_TIMEOUT_MS = 10_000;
@@ -28,6 +29,8 @@ export class StoreError extends Error {
 export class Store {
   readonly path: string;
   readonly db: DatabaseSync;
+  /** The copy written before this open upgraded an older schema (see upgrade_backup.ts). */
+  upgradeBackup?: UpgradeBackup;
   #statements = new Map<string, StatementSync>();
   #depth = 0;
 
@@ -105,8 +108,18 @@ export class Store {
   }
 }
 
-/** Opens (creating if needed) the store at `path` and brings its schema up to date. */
-export function openStore(path: string): Store {
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /** The schema to bring the store to; tests give their own. @default migrations.ts */
+  migrations?: readonly string[];
+}
+
+/**
+ * Opens (creating if needed) the store at `path` and brings its schema up to
+ * date. A store of an older schema is first copied beside itself (see
+ * upgrade_backup.ts; the copy is named in {@link Store.upgradeBackup}).
+ */
+export function openStore(path: string, options: OpenStoreOptions = {}): Store {
   const db = new DatabaseSync(path, {
     enableForeignKeyConstraints: true,
     timeout: BUSY_TIMEOUT_MS,
@@ -119,7 +132,7 @@ export function openStore(path: string): Store {
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = FULL");
     const store = new Store(path, db);
-    migrate(store);
+    migrate(store, options.migrations ?? migrations);
     return store;
   } catch (err) {
     db.close();
@@ -127,9 +140,13 @@ export function openStore(path: string): Store {
   }
 }
 
-/** Runs every migration the database has not seen yet, each in its own transaction. */
-function migrate(store: Store): void {
-  const newest = migrations.length;
+/**
+ * Runs every migration the database has not seen yet, all in one transaction:
+ * a migration that fails leaves the store as it was. A store that has a
+ * schema already (not a new one) is copied beside itself first.
+ */
+function migrate(store: Store, list: readonly string[]): void {
+  const newest = list.length;
   const tooNew = (v: number) => {
     if (v <= newest) return;
     throw new StoreError(
@@ -137,16 +154,36 @@ function migrate(store: Store): void {
     );
   };
   tooNew(store.schemaVersion);
-  if (store.schemaVersion === newest) return;
-  store.transaction(() => {
-    // Read again inside the write lock: another process may have migrated meanwhile.
-    const current = store.schemaVersion;
-    tooNew(current);
-    for (let v = current; v < newest; v++) {
-      store.db.exec(migrations[v]);
-      store.db.exec(`PRAGMA user_version = ${v + 1}`);
+  const from = store.schemaVersion;
+  if (from === newest) return;
+  if (from > 0 && store.path !== "" && store.path !== ":memory:") {
+    try {
+      store.upgradeBackup = writeUpgradeBackup(store.db, store.path, from, newest);
+    } catch (err) {
+      throw new StoreError(
+        `Cannot copy the store before upgrading it from schema ${from} to ${newest}, so it was ` +
+          `left as it was: ${(err as Error)?.message ?? err}`,
+      );
     }
-  });
+  }
+  try {
+    store.transaction(() => {
+      // Read again inside the write lock: another process may have migrated meanwhile.
+      const current = store.schemaVersion;
+      tooNew(current);
+      for (let v = current; v < newest; v++) {
+        store.db.exec(list[v]);
+        store.db.exec(`PRAGMA user_version = ${v + 1}`);
+      }
+    });
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    const kept = store.upgradeBackup ? `; a copy is in ${store.upgradeBackup.file}` : "";
+    throw new StoreError(
+      `Upgrading the store from schema ${from} to ${newest} failed, so it was left as it was ` +
+        `(${(err as Error)?.message ?? err})${kept}`,
+    );
+  }
 }
 
 /** The store file's path inside a data directory. */
