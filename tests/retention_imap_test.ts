@@ -22,13 +22,14 @@ Deno.test("retention expunges old Trash mail and an idling IMAP client sees it",
   const mail = (subject: string) => bytesArg(message({ subject, body: "old news\n" }));
   const steps = [
     ...imapLogin(imap.imap),
+    // One message in Trash: its EXPUNGE is the whole of it (several would each be "* 1").
     call("append", "Trash", null, null, mail("trash 1")), // 2
-    call("append", "Trash", null, null, mail("trash 2")), // 3
-    call("append", "Junk", null, null, mail("junk 1")), // 4
-    call("append", "INBOX", null, null, mail("inbox 1")), // 5
+    call("append", "Junk", null, null, mail("junk 1")), // 3
+    call("append", "INBOX", null, null, mail("inbox 1")), // 4
+    call("noop"), // 5
     call("select", "Trash"), // 6
     { s: "a", op: "idle_start" }, // 7
-    { s: "a", op: "idle_wait", pattern: "^\\* 2 EXPUNGE|^\\* 1 EXPUNGE", timeout_ms: 15_000 }, // 8
+    { s: "a", op: "idle_wait", pattern: "^\\* 1 EXPUNGE", timeout_ms: 15_000 }, // 8
     { s: "a", op: "idle_done" }, // 9
     call("status", "Trash", "(MESSAGES)"), // 10
     call("status", "Junk", "(MESSAGES)"), // 11
