@@ -12,6 +12,7 @@ import {
 } from "../store/backup.ts";
 import { storePath } from "../store/db.ts";
 import { migrations } from "../store/migrations.ts";
+import { formatBytes, progressBar, TerminalLine } from "./terminal_line.ts";
 import { CliError, COMMON_FLAGS, parseFlags } from "./usage.ts";
 
 const BACKUP_HELP = `Usage: postino backup FILE [options]
@@ -44,21 +45,6 @@ Options:
   -h, --help     show this help
 `;
 
-const encoder = new TextEncoder();
-
-/** Sizes for people: `512 B`, `12.3 KiB`, `45.1 MiB`, `1.2 GiB`. */
-export function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(1)} ${units[u]}`;
-}
-
 function count(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 }
@@ -75,9 +61,8 @@ export function describeStore(s: StoreSummary): string {
  * `[#########...........]  45%  1,024/2,275 pages  16.0/35.5 MiB`.
  */
 class ProgressLine {
-  readonly #out = Deno.stdout;
+  readonly #line = new TerminalLine();
   #last = 0;
-  #shown = false;
   #pageSize = 0;
 
   constructor(pageSize: number) {
@@ -89,31 +74,19 @@ class ProgressLine {
     if (now - this.#last < 100 && p.pages < p.totalPages && !p.checking) return;
     this.#last = now;
     const fraction = p.totalPages > 0 ? p.pages / p.totalPages : 1;
-    const width = 20;
-    const filled = Math.round(fraction * width);
-    const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
-    const percent = `${Math.floor(fraction * 100)}%`.padStart(4);
     const pages = `${p.pages.toLocaleString("en-US")}/${
       p.totalPages.toLocaleString("en-US")
     } pages`;
     const bytes = this.#pageSize > 0
-      ? `  ${formatSize(p.pages * this.#pageSize)}/${formatSize(p.totalPages * this.#pageSize)}`
+      ? `  ${formatBytes(p.pages * this.#pageSize)}/${formatBytes(p.totalPages * this.#pageSize)}`
       : "";
     const checking = p.checking ? "  checking" : "";
-    this.#write(`\r${bar} ${percent}  ${pages}${bytes}${checking}\x1b[K`);
-    this.#shown = true;
+    this.#line.show(`${progressBar(fraction)}  ${pages}${bytes}${checking}`);
   }
 
   /** Clears the line, so the summary takes its place. */
   clear(): void {
-    if (this.#shown) this.#write("\r\x1b[K");
-    this.#shown = false;
-  }
-
-  #write(text: string): void {
-    const bytes = encoder.encode(text);
-    let offset = 0;
-    while (offset < bytes.length) offset += this.#out.writeSync(bytes.subarray(offset));
+    this.#line.clear();
   }
 }
 
@@ -160,7 +133,7 @@ export async function backupCommand(args: string[]): Promise<number> {
     });
     progress?.clear();
     console.log(
-      `Backed up ${source} to ${file}: ${formatSize(result.bytes)}, ${describeStore(result)}, ` +
+      `Backed up ${source} to ${file}: ${formatBytes(result.bytes)}, ${describeStore(result)}, ` +
         `integrity ok, ${result.seconds.toFixed(1)} s`,
     );
     return 0;
@@ -188,7 +161,7 @@ export function restoreCommand(args: string[]): number {
     ? "; postino upgrades it when it next opens it, keeping a copy of it as it is"
     : "";
   console.log(
-    `Restored ${file} into ${result.store}: ${formatSize(result.bytes)}, ${
+    `Restored ${file} into ${result.store}: ${formatBytes(result.bytes)}, ${
       describeStore(result)
     }${later}`,
   );

@@ -39,7 +39,7 @@ import {
 } from "../store/entries.ts";
 import { findFolder, type Folder, listFolders } from "../store/folders.ts";
 import { parseFormat } from "./import.ts";
-import { formatBytes } from "./import_progress.ts";
+import { formatBytes } from "./terminal_line.ts";
 import { openCommandStore } from "./open_store.ts";
 import { CliError, COMMON_FLAGS, parseFlags } from "./usage.ts";
 
