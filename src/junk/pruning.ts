@@ -7,6 +7,7 @@
  */
 import type { Store } from "../store/db.ts";
 import { pruneAllJunk } from "../store/junk.ts";
+import { runPeriodically } from "../store/periodic.ts";
 import { log } from "../log.ts";
 
 const logger = log("junk");
@@ -29,19 +30,18 @@ export interface JunkPruningOptions {
 /** Prunes now and then every `everyMs` until the returned function is called. */
 export function startJunkPruning(store: Store, options: JunkPruningOptions = {}): () => void {
   const maxFeatures = options.maxFeatures ?? MAX_FEATURES;
-  const prune = () => {
-    try {
+  return runPeriodically(
+    () => {
       const dropped = pruneAllJunk(store, maxFeatures);
       if (dropped > 0) logger.info("Pruned {dropped} junk filter features", { dropped });
-    } catch (err) {
+    },
+    options.everyMs ?? 3_600_000,
+    {
       // Pruning is housekeeping: the next round tries again.
-      logger.warn("Could not prune the junk filters: {error}", {
-        error: (err as Error)?.message ?? String(err),
-      });
-    }
-  };
-  const timer = setInterval(prune, options.everyMs ?? 3_600_000);
-  Deno.unrefTimer(timer);
-  prune();
-  return () => clearInterval(timer);
+      onError: (err) =>
+        logger.warn("Could not prune the junk filters: {error}", {
+          error: (err as Error)?.message ?? String(err),
+        }),
+    },
+  );
 }

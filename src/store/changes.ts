@@ -6,6 +6,7 @@
  * are noticed by {@link watchOtherWriters}.
  */
 import type { Store } from "./db.ts";
+import { runPeriodically } from "./periodic.ts";
 
 /** Change notifications by mailbox id. */
 export class MailboxChanges {
@@ -78,13 +79,7 @@ export function watchOtherWriters(
     }
     seen = next;
   };
-  const timer = setInterval(() => {
-    try {
-      look();
-    } catch {
-      // The store is busy or closing: the next look, or the sessions' own polling, catches up.
-    }
-  }, intervalMs);
-  Deno.unrefTimer(timer);
-  return () => clearInterval(timer);
+  // An error (the store busy or closing) is left for the next look, or the sessions' own
+  // polling, to catch up on.
+  return runPeriodically(look, intervalMs, { now: false });
 }

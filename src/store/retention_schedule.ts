@@ -6,6 +6,7 @@
  */
 import { log } from "../log.ts";
 import type { Store } from "./db.ts";
+import { runPeriodically } from "./periodic.ts";
 import { expireOldMail, type RetentionAges } from "./retention.ts";
 
 const logger = log("store");
@@ -19,8 +20,8 @@ export function startRetention(
   const set = [ages.trashMs, ages.junkMs].filter((ms) => ms > 0);
   if (set.length === 0) return () => {};
   const everyMs = Math.max(1000, Math.min(3_600_000, Math.min(...set) / 4));
-  const run = () => {
-    try {
+  return runPeriodically(
+    () => {
       const expired = expireOldMail(store, ages);
       let total = 0;
       for (const [mailboxId, n] of expired) {
@@ -30,13 +31,12 @@ export function startRetention(
       if (total > 0) {
         logger.info("Retention expunged {total} old messages from Trash and Junk", { total });
       }
-    } catch (err) {
+    },
+    everyMs,
+    {
       // Housekeeping: the next round tries again.
-      logger.warn("Retention failed: {error}", { error: (err as Error)?.message ?? String(err) });
-    }
-  };
-  const timer = setInterval(run, everyMs);
-  Deno.unrefTimer(timer);
-  run();
-  return () => clearInterval(timer);
+      onError: (err) =>
+        logger.warn("Retention failed: {error}", { error: (err as Error)?.message ?? String(err) }),
+    },
+  );
 }
